@@ -1,0 +1,22 @@
+/**
+ * `npm run bench [-- name …]`: measures each figure of PRODUCT.md §9 against its baseline in the
+ * same run, writes bench/results.json and the table in docs/benchmarks.md.
+ */
+import { writeResults, type Benchmark } from './harness.ts';
+import { apiPatchVsBare } from './figures/api-patch-vs-bare.ts';
+
+const ALL: Benchmark[] = [apiPatchVsBare];
+
+const wanted = process.argv.slice(2);
+const chosen = wanted.length ? ALL.filter((b) => wanted.includes(b.name)) : ALL;
+if (wanted.length && chosen.length !== wanted.length) {
+  process.stderr.write(`unknown benchmark; known: ${ALL.map((b) => b.name).join(', ')}\n`);
+  process.exit(2);
+}
+for (const bench of chosen) {
+  process.stdout.write(`${bench.name} … `);
+  const figure = await bench.run();
+  writeResults({ [bench.name]: { ...figure, target: bench.target, measuredAt: new Date().toISOString() } });
+  process.stdout.write(`${figure.value.toFixed(3)} ${figure.unit} (against ${figure.baseline})\n`);
+}
+process.exit(0);

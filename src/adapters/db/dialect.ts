@@ -1,0 +1,132 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
+import pg from 'pg';
+import { DeskhookMigrations } from './migrations/index.ts';
+import type { Database } from './schema.ts';
+
+export type DialectKind = 'sqlite' | 'postgres';
+
+export type DatabaseTarget =
+  | { kind: 'sqlite'; path: string; synchronous?: 'NORMAL' | 'FULL' }
+  | { kind: 'postgres'; url: string; poolSize?: number; schema?: string };
+
+/**
+ * What differs between the backends, as flags the adapters consult; use cases never ask which
+ * database they run on.
+ */
+export interface Capabilities {
+  /** `FOR UPDATE SKIP LOCKED` exists: several workers can claim rows concurrently. */
+  readonly skipLocked: boolean;
+  /** Several processes may share this database. */
+  readonly multiProcess: boolean;
+}
+
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly kind: DialectKind;
+  readonly capabilities: Capabilities;
+  close(): Promise<void>;
+}
+
+/**
+ * Transactions take the write lock up front (`BEGIN IMMEDIATE`). With a plain deferred BEGIN, a
+ * transaction that reads and then writes can meet another process's writer and fail at once with
+ * SQLITE_BUSY instead of waiting for busy_timeout (e.g. `deskhook user create` while serving).
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqliteConfig: SqliteDialectConfig) {
+    super(sqliteConfig);
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.sqliteConfig);
+  }
+}
+
+/**
+ * Kysely prepares every query anew; the query shapes are few and fixed, so keeping the prepared
+ * statements saves SQLite's parse and plan on every call. Bounded, oldest dropped first.
+ */
+function withStatementCache(connection: SQLite.Database, max = 500): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => connection.close(),
+    prepare(query: string) {
+      let statement = cache.get(query);
+      if (!statement) {
+        statement = connection.prepare(query);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(query, statement);
+      }
+      return statement as unknown as ReturnType<SqliteDatabase['prepare']>;
+    },
+  };
+}
+
+// count(*) and bigint columns come back from pg as strings; every id and count here fits a double.
+pg.types.setTypeParser(20, (v) => Number(v));
+// jsonb comes back as text, as it does from SQLite, so one reader parses both (a jsonb string
+// scalar would otherwise be indistinguishable from JSON text).
+pg.types.setTypeParser(3802, (v) => v);
+pg.types.setTypeParser(114, (v) => v);
+
+export function openDatabase(target: DatabaseTarget): DatabaseHandle {
+  if (target.kind === 'sqlite') {
+    if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
+    const connection = new SQLite(target.path);
+    connection.pragma('journal_mode = WAL');
+    // WAL + NORMAL: a commit survives a crash of the process (kill -9); FULL also survives a power
+    // loss of the machine, at an fsync per commit (DESKHOOK_SQLITE_SYNCHRONOUS).
+    connection.pragma(`synchronous = ${target.synchronous ?? 'NORMAL'}`);
+    connection.pragma('foreign_keys = ON');
+    connection.pragma('busy_timeout = 5000');
+    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(connection) }) });
+    return {
+      db,
+      kind: 'sqlite',
+      capabilities: { skipLocked: false, multiProcess: false },
+      close: () => db.destroy(),
+    };
+  }
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: target.poolSize ?? 10,
+    ...(target.schema ? { options: `-c search_path=${target.schema}` } : {}),
+  });
+  // An idle client that loses its connection (database restart) must not crash the process.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: 'postgres',
+    capabilities: { skipLocked: true, multiProcess: true },
+    close: () => db.destroy(),
+  };
+}
+
+function migrator(handle: DatabaseHandle): Migrator {
+  return new Migrator({ db: handle.db, provider: new DeskhookMigrations(handle.kind) });
+}
+
+/** Applies every pending migration; safe to run from several processes at once. */
+export async function migrateToLatest(handle: DatabaseHandle): Promise<string[]> {
+  const { error, results } = await migrator(handle).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export async function pendingMigrations(handle: DatabaseHandle): Promise<string[]> {
+  const all = await migrator(handle).getMigrations();
+  return all.filter((m) => !m.executedAt).map((m) => m.name);
+}
+
+export async function ping(handle: DatabaseHandle): Promise<void> {
+  await sql`select 1`.execute(handle.db);
+}

@@ -1,0 +1,58 @@
+import type { Kysely } from 'kysely';
+import type { Store } from '../../app/ports/store.ts';
+import { pendingMigrations, ping, type DatabaseHandle } from './dialect.ts';
+import { EmailAccountRepo, NotificationRepo, SecretRepo } from './repos/accounts.ts';
+import { ActivityRepo, ConversationRepo } from './repos/conversations.ts';
+import { EventRepo } from './repos/events.ts';
+import { TicketRepo } from './repos/tickets.ts';
+import { LoginThrottleRepo, TokenRepo, UserRepo } from './repos/users.ts';
+import type { Database } from './schema.ts';
+
+/** The Store port on Kysely: the same queries for SQLite and PostgreSQL. */
+export class KyselyStore implements Store {
+  readonly tickets;
+  readonly conversations;
+  readonly activity;
+  readonly events;
+  readonly users;
+  readonly tokens;
+  readonly loginThrottle;
+  readonly emailAccounts;
+  readonly notifications;
+  readonly secrets;
+
+  constructor(
+    private readonly handle: DatabaseHandle,
+    private readonly db: Kysely<Database> = handle.db,
+    private readonly inTransaction = false,
+  ) {
+    this.tickets = new TicketRepo(db);
+    this.conversations = new ConversationRepo(db);
+    this.activity = new ActivityRepo(db);
+    this.events = new EventRepo(db);
+    this.users = new UserRepo(db);
+    this.tokens = new TokenRepo(db);
+    this.loginThrottle = new LoginThrottleRepo(db);
+    this.emailAccounts = new EmailAccountRepo(db);
+    this.notifications = new NotificationRepo(db);
+    this.secrets = new SecretRepo(db);
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    return this.db.transaction().execute((trx) => fn(new KyselyStore(this.handle, trx, true)));
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      await ping(this.handle);
+      return (await pendingMigrations(this.handle)).length === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}

@@ -1,0 +1,22 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { DialectKind } from '../dialect.ts';
+import * as core from './0001-core.ts';
+
+type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
+
+/** In order; names are never changed once released, since databases record them. */
+const MIGRATIONS: Record<string, VersionedMigration> = {
+  '0001-core': core,
+};
+
+export class DeskhookMigrations implements MigrationProvider {
+  constructor(private readonly kind: DialectKind) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const out: Record<string, Migration> = {};
+    for (const [name, m] of Object.entries(MIGRATIONS)) {
+      out[name] = { up: (db) => m.up(db, this.kind) };
+    }
+    return out;
+  }
+}

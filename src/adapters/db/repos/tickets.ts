@@ -1,0 +1,145 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { NewTicket, Page, PageRequest, TicketFilter, TicketStore } from '../../../app/ports/store.ts';
+import type { Channel, LegitimationLevel, Ticket, TicketPriority, TicketStatus } from '../../../domain/ticket.ts';
+import type { Database, TicketsTable } from '../schema.ts';
+import { cursorAfter, pageOf } from './paging.ts';
+import { iso, isoOrNull, json, likePattern, toJson, uniquely } from '../values.ts';
+
+function toTicket(r: Selectable<TicketsTable>): Ticket {
+  return {
+    id: r.id,
+    externalTicketId: r.external_ticket_id,
+    emailAccountId: r.email_account_id,
+    channel: r.channel as Channel,
+    subject: r.subject,
+    from: r.from_email,
+    fromName: r.from_name,
+    to: json<string[]>(r.to_emails),
+    body: r.body,
+    bodyPlain: r.body_plain,
+    status: r.status as TicketStatus,
+    priority: r.priority as TicketPriority,
+    dueBy: isoOrNull(r.due_by),
+    firstResponseDueBy: isoOrNull(r.first_response_due_by),
+    agentId: r.agent_id,
+    tags: json<string[]>(r.tags),
+    contractId: r.contract_id,
+    customerId: r.customer_id,
+    legitimationLevel: r.legitimation_level as LegitimationLevel,
+    createdAt: iso(r.created_at),
+    modifiedAt: iso(r.modified_at),
+    closedAt: isoOrNull(r.closed_at),
+    lastMessageAt: isoOrNull(r.last_message_at),
+    lastCustomerMessageAt: isoOrNull(r.last_customer_message_at),
+    messageCount: r.message_count,
+    version: r.version,
+  };
+}
+
+function toRow(t: NewTicket) {
+  return {
+    external_ticket_id: t.externalTicketId,
+    email_account_id: t.emailAccountId,
+    channel: t.channel,
+    subject: t.subject,
+    from_email: t.from,
+    from_name: t.fromName,
+    to_emails: toJson(t.to),
+    body: t.body,
+    body_plain: t.bodyPlain,
+    status: t.status,
+    priority: t.priority,
+    due_by: t.dueBy,
+    first_response_due_by: t.firstResponseDueBy,
+    agent_id: t.agentId,
+    tags: toJson(t.tags),
+    contract_id: t.contractId,
+    customer_id: t.customerId,
+    legitimation_level: t.legitimationLevel,
+    created_at: t.createdAt,
+    modified_at: t.modifiedAt,
+    closed_at: t.closedAt,
+    last_message_at: t.lastMessageAt,
+    last_customer_message_at: t.lastCustomerMessageAt,
+    message_count: t.messageCount,
+  };
+}
+
+export class TicketRepo implements TicketStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(ticket: NewTicket): Promise<Ticket> {
+    const row = await uniquely('externalTicketId', () => this.db.insertInto('tickets').values({ ...toRow(ticket), version: 1 }).returningAll().executeTakeFirstOrThrow());
+    await this.writeTags(row.id, ticket.tags);
+    return toTicket(row);
+  }
+
+  async get(id: number): Promise<Ticket | null> {
+    const row = await this.db.selectFrom('tickets').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toTicket(row) : null;
+  }
+
+  async getByExternalId(externalTicketId: string): Promise<Ticket | null> {
+    const row = await this.db.selectFrom('tickets').selectAll().where('external_ticket_id', '=', externalTicketId).executeTakeFirst();
+    return row ? toTicket(row) : null;
+  }
+
+  async search(filter: TicketFilter, page: PageRequest): Promise<Page<Ticket>> {
+    let q = this.db.selectFrom('tickets').selectAll();
+    if (filter.status?.length) q = q.where('status', 'in', filter.status);
+    if (filter.priority?.length) q = q.where('priority', 'in', filter.priority);
+    if (filter.agentId === null) q = q.where('agent_id', 'is', null);
+    else if (filter.agentId !== undefined) q = q.where('agent_id', '=', filter.agentId);
+    if (filter.emailAccountId !== undefined) q = q.where('email_account_id', '=', filter.emailAccountId);
+    if (filter.contractId !== undefined) q = q.where('contract_id', '=', filter.contractId);
+    if (filter.customerId !== undefined) q = q.where('customer_id', '=', filter.customerId);
+    for (const tag of filter.tags ?? []) {
+      q = q.where(({ exists, selectFrom }) =>
+        exists(selectFrom('ticket_tags').select('ticket_id').whereRef('ticket_tags.ticket_id', '=', 'tickets.id').where('ticket_tags.tag', '=', tag.toLowerCase())),
+      );
+    }
+    if (filter.text) {
+      const pattern = likePattern(filter.text);
+      q = q.where((eb) =>
+        eb.or(['subject', 'body_plain', 'from_email', 'from_name'].map((col) =>
+          eb(sql`lower(${sql.ref(col)})`, 'like', sql`${pattern} escape '\\'`),
+        )),
+      );
+    }
+    const after = cursorAfter(page.cursor);
+    if (after !== null) q = q.where('id', '<', after);
+    const rows = await q.orderBy('id', 'desc').limit(page.limit + 1).execute();
+    return pageOf(rows.map(toTicket), page.limit);
+  }
+
+  async save(ticket: Ticket, expectedVersion: number): Promise<boolean> {
+    const { created_at: _created, ...row } = toRow(ticket);
+    const res = await uniquely('externalTicketId', () => this.db
+      .updateTable('tickets')
+      .set({ ...row, version: expectedVersion + 1 })
+      .where('id', '=', ticket.id)
+      .where('version', '=', expectedVersion)
+      .executeTakeFirst());
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    await this.db.deleteFrom('ticket_tags').where('ticket_id', '=', ticket.id).execute();
+    await this.writeTags(ticket.id, ticket.tags);
+    return true;
+  }
+
+  async listDuePending(now: string, limit: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('tickets')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('due_by', '<=', now)
+      .orderBy('due_by')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  private async writeTags(ticketId: number, tags: string[]): Promise<void> {
+    const unique = [...new Set(tags.map((t) => t.toLowerCase()))];
+    if (unique.length) await this.db.insertInto('ticket_tags').values(unique.map((tag) => ({ ticket_id: ticketId, tag }))).execute();
+  }
+}

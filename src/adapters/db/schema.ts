@@ -1,0 +1,164 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table shapes as Kysely sees them. Timestamps are ISO-8601 strings going in; PostgreSQL
+ * (timestamptz) hands back Date objects and SQLite (text) strings, so rows are read through
+ * `iso()`. JSON columns are jsonb on PostgreSQL and text on SQLite, read through `json()`.
+ * Booleans are 0/1 integers on both, since better-sqlite3 cannot bind booleans.
+ */
+type Ts = string | Date;
+type Json = string | unknown;
+
+export interface UsersTable {
+  id: Generated<number>;
+  email: string;
+  name: string;
+  role: string;
+  service: number;
+  disabled: number;
+  password_hash: string | null;
+  created_at: Ts;
+}
+
+export interface AccessTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  kind: string;
+  name: string;
+  prefix: string;
+  digest: string;
+  created_at: Ts;
+  expires_at: Ts | null;
+  last_used_at: Ts | null;
+}
+
+export interface LoginFailuresTable {
+  id: Generated<number>;
+  email: string;
+  ip: string;
+  at: Ts;
+}
+
+export interface EmailAccountsTable {
+  id: Generated<number>;
+  name: string;
+  address: string;
+  inbound: Json;
+  outbound: Json | null;
+  webhooks: Json;
+  imap_password: string | null;
+  smtp_password: string | null;
+  signing_secret: string | null;
+  previous_signing_secret: string | null;
+  previous_signing_secret_expires_at: Ts | null;
+  created_at: Ts;
+  modified_at: Ts;
+}
+
+export interface TicketsTable {
+  id: Generated<number>;
+  external_ticket_id: string | null;
+  email_account_id: number | null;
+  channel: string;
+  subject: string;
+  from_email: string | null;
+  from_name: string | null;
+  to_emails: Json;
+  body: string;
+  body_plain: string;
+  status: string;
+  priority: string;
+  due_by: Ts | null;
+  first_response_due_by: Ts | null;
+  agent_id: number | null;
+  tags: Json;
+  contract_id: string | null;
+  customer_id: string | null;
+  legitimation_level: number;
+  created_at: Ts;
+  modified_at: Ts;
+  closed_at: Ts | null;
+  last_message_at: Ts | null;
+  last_customer_message_at: Ts | null;
+  message_count: number;
+  version: number;
+}
+
+export interface TicketTagsTable {
+  ticket_id: number;
+  tag: string;
+}
+
+export interface ConversationsTable {
+  id: Generated<number>;
+  ticket_id: number;
+  direction: string;
+  private: number;
+  from_email: string | null;
+  to_emails: Json;
+  cc_emails: Json;
+  subject: string;
+  body: string;
+  body_plain: string;
+  attachments: Json;
+  message_id: string | null;
+  in_reply_to: string | null;
+  references: Json;
+  agent_id: number | null;
+  delivery_status: string | null;
+  delivery_error: string | null;
+  created_at: Ts;
+}
+
+export interface ActivityTable {
+  id: Generated<number>;
+  ticket_id: number;
+  field: string;
+  from_value: Json | null;
+  to_value: Json | null;
+  actor: Json;
+  at: Ts;
+  meta: Json | null;
+}
+
+export interface EventsTable {
+  seq: Generated<number>;
+  id: string;
+  type: string;
+  ticket_id: number | null;
+  user_id: number | null;
+  data: Json;
+  created_at: Ts;
+}
+
+export interface NotificationsTable {
+  id: Generated<number>;
+  user_id: number;
+  kind: string;
+  message: string;
+  ticket_id: number | null;
+  link: string | null;
+  read_at: Ts | null;
+  created_at: Ts;
+}
+
+export interface SecretsTable {
+  key: string;
+  value_sealed: string;
+  created_at: Ts;
+  modified_at: Ts;
+}
+
+export interface Database {
+  users: UsersTable;
+  access_tokens: AccessTokensTable;
+  login_failures: LoginFailuresTable;
+  email_accounts: EmailAccountsTable;
+  tickets: TicketsTable;
+  ticket_tags: TicketTagsTable;
+  conversations: ConversationsTable;
+  activity: ActivityTable;
+  events: EventsTable;
+  notifications: NotificationsTable;
+  secrets: SecretsTable;
+}

@@ -1,0 +1,78 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { AppDeps } from '../../app/deps.ts';
+import { registerAuth } from './plugins/auth.ts';
+import { registerErrorHandling } from './plugins/errors.ts';
+import { registerObservability } from './plugins/observability.ts';
+import { authRoutes } from './routes/auth.ts';
+import { emailAccountRoutes } from './routes/email-accounts.ts';
+import { eventRoutes, notificationRoutes, secretRoutes } from './routes/misc.ts';
+import { ticketRoutes } from './routes/tickets.ts';
+import { userRoutes } from './routes/users.ts';
+
+export interface HttpOptions {
+  deps: AppDeps;
+  logger: PinoLogger | false;
+  registry: Registry;
+  bodyLimitBytes: number;
+  ready: () => Promise<boolean>;
+  version: string;
+  /** false for processes that only run workers or SMTP: they serve the health endpoints alone. */
+  api: boolean;
+}
+
+const PLACEHOLDER_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>deskhook</title></head>
+<body><main><h1>deskhook</h1><p>The API runs. Its reference is at <a href="/api/docs">/api/docs</a>.</p></main></body></html>`;
+
+/** The HTTP API on Fastify: one plugin per resource under /api/v1, problem+json errors, OpenAPI 3.1. */
+export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    bodyLimit: options.bodyLimitBytes,
+    requestIdHeader: 'x-request-id',
+    ajv: {
+      customOptions: {
+        // Unknown fields are errors, not silently dropped: a typo must not look like success.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: true,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  registerErrorHandling(app);
+  registerAuth(app, options.deps, ['/api/docs']);
+  registerObservability(app, options.registry, options.ready);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'deskhook API', version: options.version, description: 'Tickets, email accounts with synchronous webhooks, events and ERP data. Errors are application/problem+json with a stable `code` (docs/errors.md).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A login token (POST /api/v1/auth/login) or an API key.' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list' } });
+  app.get('/api/openapi.json', { config: { access: 'public' }, schema: { hide: true } as Record<string, unknown> }, async () => app.swagger());
+
+  if (!options.api) return app;
+
+  await app.register(async (api) => {
+    const deps = options.deps;
+    await api.register(authRoutes, { deps });
+    await api.register(userRoutes, { deps });
+    await api.register(ticketRoutes, { deps });
+    await api.register(emailAccountRoutes, { deps });
+    await api.register(notificationRoutes, { deps });
+    await api.register(secretRoutes, { deps });
+    await api.register(eventRoutes, { deps });
+  }, { prefix: '/api/v1' });
+
+  app.get('/', { config: { access: 'public' }, schema: { hide: true } as Record<string, unknown> }, async (_request, reply) => reply.type('text/html').send(PLACEHOLDER_PAGE));
+
+  return app;
+}

@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { createApiKey, createUser, listApiKeys, revokeApiKey, updateUser } from '../../../app/auth/users.ts';
+import type { AppDeps } from '../../../app/deps.ts';
+import { notFound } from '../../../app/errors.ts';
+import { ROLES } from '../../../domain/user.ts';
+import { ApiKey, Closed, Email, Enum, IdParams, PageQuery, pageOf, User } from '../schemas.ts';
+
+const UserIn = Type.Object({
+  email: Email,
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  role: Enum(ROLES),
+  password: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+  service: Type.Optional(Type.Boolean()),
+}, Closed);
+const UserPatch = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  role: Type.Optional(Enum(ROLES)),
+  disabled: Type.Optional(Type.Boolean()),
+  password: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+}, { ...Closed, minProperties: 1 });
+const ApiKeyIn = Type.Object({ userId: Type.Integer({ minimum: 1 }), name: Type.String({ minLength: 1, maxLength: 200 }) }, Closed);
+const ApiKeyCreated = Type.Object({ key: Type.String({ description: 'Shown once; only its digest is stored.' }), apiKey: ApiKey });
+
+export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.get('/users', {
+    config: { access: 'admin' },
+    schema: { tags: ['users'], querystring: Type.Object(PageQuery, Closed), response: { 200: pageOf(User) } },
+  }, async (request) => deps.store.users.list({ limit: request.query.limit ?? 50, cursor: request.query.cursor ?? null }));
+
+  app.post('/users', {
+    config: { access: 'admin' },
+    schema: { tags: ['users'], body: UserIn, response: { 201: User } },
+  }, async (request, reply) => reply.status(201).send(await createUser(deps, request.body)));
+
+  app.get('/users/:id', {
+    config: { access: 'admin' },
+    schema: { tags: ['users'], params: IdParams, response: { 200: User } },
+  }, async (request) => (await deps.store.users.get(request.params.id)) ?? Promise.reject(notFound('user', request.params.id)));
+
+  app.patch('/users/:id', {
+    config: { access: 'admin' },
+    schema: { tags: ['users'], params: IdParams, body: UserPatch, response: { 200: User } },
+  }, async (request) => updateUser(deps, request.params.id, request.body));
+
+  app.get('/api-keys', {
+    config: { access: 'admin' },
+    schema: { tags: ['api-keys'], querystring: Type.Object({ ...PageQuery, userId: Type.Optional(Type.Integer({ minimum: 1 })) }, Closed), response: { 200: pageOf(ApiKey) } },
+  }, async (request) => listApiKeys(deps, request.query.userId ?? null, { limit: request.query.limit ?? 50, cursor: request.query.cursor ?? null }));
+
+  app.post('/api-keys', {
+    config: { access: 'admin' },
+    schema: { tags: ['api-keys'], body: ApiKeyIn, response: { 201: ApiKeyCreated } },
+  }, async (request, reply) => reply.status(201).send(await createApiKey(deps, request.body.userId, request.body.name)));
+
+  app.delete('/api-keys/:id', {
+    config: { access: 'admin' },
+    schema: { tags: ['api-keys'], params: IdParams, response: { 204: Type.Null() } },
+  }, async (request, reply) => {
+    await revokeApiKey(deps, request.params.id);
+    return reply.status(204).send(null);
+  });
+};

@@ -1,0 +1,217 @@
+import { Type, type TSchema } from 'typebox';
+import { CHANNELS, LEGITIMATION_LEVELS, TICKET_PRIORITIES, TICKET_STATUSES } from '../../domain/ticket.ts';
+import { DELIVERY_STATUSES } from '../../domain/conversation.ts';
+import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../domain/email-account.ts';
+import { HTTP_METHODS } from '../../domain/executor.ts';
+import { EVENT_TYPES } from '../../domain/event.ts';
+import { ROLES } from '../../domain/user.ts';
+
+/** Shared API shapes. Route files add their own In/Patch schemas next to their routes. */
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+export const Enum = <const T extends readonly (string | number)[]>(values: T, options: Record<string, unknown> = {}) =>
+  Type.Enum<[...T]>(values, options);
+const Closed = { additionalProperties: false } as const;
+
+export const DateTime = Type.String({ format: 'date-time' });
+export const Id = Type.Integer({ minimum: 1 });
+export const ErpId = Type.String({ minLength: 1, maxLength: 50 });
+export const Email = Type.String({ format: 'email', maxLength: 320 });
+export const Tag = Type.String({ minLength: 1, maxLength: 100 });
+
+export const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  code: Type.String(),
+  detail: Type.String(),
+  errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+}, { additionalProperties: true });
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 500 })),
+};
+
+export const pageOf = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
+
+export const Status = Enum(TICKET_STATUSES);
+export const Priority = Enum(TICKET_PRIORITIES);
+
+export const Ticket = Type.Object({
+  id: Type.Integer(),
+  externalTicketId: Nullable(Type.String()),
+  emailAccountId: Nullable(Type.Integer()),
+  channel: Enum(CHANNELS),
+  subject: Type.String(),
+  from: Nullable(Type.String()),
+  fromName: Nullable(Type.String()),
+  to: Type.Array(Type.String()),
+  body: Type.String(),
+  bodyPlain: Type.String(),
+  status: Status,
+  priority: Priority,
+  dueBy: Nullable(DateTime),
+  firstResponseDueBy: Nullable(DateTime),
+  agentId: Nullable(Type.Integer()),
+  tags: Type.Array(Type.String()),
+  contractId: Nullable(Type.String()),
+  customerId: Nullable(Type.String()),
+  legitimationLevel: Enum(LEGITIMATION_LEVELS),
+  createdAt: DateTime,
+  modifiedAt: DateTime,
+  closedAt: Nullable(DateTime),
+  lastMessageAt: Nullable(DateTime),
+  lastCustomerMessageAt: Nullable(DateTime),
+  messageCount: Type.Integer(),
+});
+
+/** Every property of PRODUCT §2 a client may change. */
+export const TicketPatchFields = {
+  subject: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+  status: Type.Optional(Status),
+  priority: Type.Optional(Priority),
+  dueBy: Type.Optional(Nullable(DateTime)),
+  firstResponseDueBy: Type.Optional(Nullable(DateTime)),
+  agentId: Type.Optional(Nullable(Id)),
+  tags: Type.Optional(Type.Array(Tag, { maxItems: 100 })),
+  addTags: Type.Optional(Type.Array(Tag, { maxItems: 100 })),
+  removeTags: Type.Optional(Type.Array(Tag, { maxItems: 100 })),
+  contractId: Type.Optional(Nullable(ErpId)),
+  customerId: Type.Optional(Nullable(ErpId)),
+  legitimationLevel: Type.Optional(Enum(LEGITIMATION_LEVELS)),
+  externalTicketId: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
+};
+export const TicketPatch = Type.Object(TicketPatchFields, { ...Closed, minProperties: 1 });
+
+export const Attachment = Type.Object({ id: Type.String(), name: Type.String(), contentType: Type.String(), size: Type.Integer() });
+
+export const Conversation = Type.Object({
+  id: Type.Integer(),
+  ticketId: Type.Integer(),
+  direction: Enum(['in', 'out', 'internal'] as const),
+  private: Type.Boolean(),
+  fromEmail: Nullable(Type.String()),
+  toEmail: Type.Array(Type.String()),
+  ccEmails: Type.Array(Type.String()),
+  subject: Type.String(),
+  body: Type.String(),
+  bodyPlain: Type.String(),
+  attachments: Type.Array(Attachment),
+  messageId: Nullable(Type.String()),
+  inReplyTo: Nullable(Type.String()),
+  references: Type.Array(Type.String()),
+  agentId: Nullable(Type.Integer()),
+  deliveryStatus: Nullable(Enum(DELIVERY_STATUSES)),
+  deliveryError: Nullable(Type.String()),
+  createdAt: DateTime,
+});
+
+export const Actor = Type.Union([
+  Type.Object({ type: Type.Literal('user'), userId: Type.Integer() }),
+  Type.Object({ type: Type.Literal('system'), reason: Type.String() }),
+  Type.Object({ type: Type.Literal('webhook'), hook: Type.String(), invocationId: Type.String() }),
+]);
+
+export const ActivityEntry = Type.Object({
+  id: Type.Integer(),
+  ticketId: Type.Integer(),
+  field: Type.String(),
+  from: Type.Unknown(),
+  to: Type.Unknown(),
+  actor: Actor,
+  at: DateTime,
+  meta: Nullable(Type.Record(Type.String(), Type.Unknown())),
+});
+
+export const User = Type.Object({
+  id: Type.Integer(),
+  email: Type.String(),
+  name: Type.String(),
+  role: Enum(ROLES),
+  service: Type.Boolean(),
+  disabled: Type.Boolean(),
+  createdAt: DateTime,
+});
+
+export const ApiKey = Type.Object({
+  id: Type.Integer(),
+  userId: Type.Integer(),
+  name: Type.String(),
+  prefix: Type.String(),
+  createdAt: DateTime,
+  lastUsedAt: Nullable(DateTime),
+});
+
+const HeaderName = Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]{1,100}$' });
+export const Executor = Type.Union([
+  Type.Object({
+    type: Type.Literal('apiCall'),
+    url: Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2000 }),
+    method: Type.Optional(Enum(HTTP_METHODS)),
+    headers: Type.Optional(Type.Record(HeaderName, Type.String({ maxLength: 4000 }))),
+  }, Closed),
+  Type.Object({
+    type: Type.Literal('sourceCode'),
+    language: Enum(['typescript', 'javascript'] as const),
+    code: Type.String({ minLength: 1, maxLength: 200_000 }),
+  }, Closed),
+]);
+
+export const WebhookSettings = Type.Object({
+  enabled: Type.Boolean(),
+  ticketUpdates: Nullable(Executor),
+  newEmails: Nullable(Executor),
+  timeoutMs: Type.Integer({ minimum: 100, maximum: WEBHOOK_TIMEOUT_MAX_MS }),
+  failurePolicy: Enum(FAILURE_POLICIES),
+});
+
+const Host = Type.String({ minLength: 1, maxLength: 253 });
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+export const Inbound = Type.Union([
+  Type.Object({ type: Type.Literal('smtp') }, Closed),
+  Type.Object({
+    type: Type.Literal('imap'), host: Host, port: Port, secure: Type.Boolean(), user: Type.String({ minLength: 1 }),
+    password: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))), folder: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Default INBOX.' })),
+  }, Closed),
+]);
+export const Outbound = Type.Object({
+  host: Host, port: Port, secure: Type.Boolean(), user: Nullable(Type.String()),
+  password: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))), senderName: Nullable(Type.String({ maxLength: 200 })),
+}, Closed);
+
+export const EmailAccount = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  address: Type.String(),
+  inbound: Type.Union([
+    Type.Object({ type: Type.Literal('smtp') }),
+    Type.Object({ type: Type.Literal('imap'), host: Type.String(), port: Type.Integer(), secure: Type.Boolean(), user: Type.String(), folder: Type.String(), hasPassword: Type.Boolean() }),
+  ]),
+  outbound: Nullable(Type.Object({ host: Type.String(), port: Type.Integer(), secure: Type.Boolean(), user: Nullable(Type.String()), senderName: Nullable(Type.String()), hasPassword: Type.Boolean() })),
+  webhooks: WebhookSettings,
+  createdAt: DateTime,
+  modifiedAt: DateTime,
+});
+
+export const Notification = Type.Object({
+  id: Type.Integer(),
+  userId: Type.Integer(),
+  kind: Type.String(),
+  message: Type.String(),
+  ticketId: Nullable(Type.Integer()),
+  link: Nullable(Type.String()),
+  readAt: Nullable(DateTime),
+  createdAt: DateTime,
+});
+
+export const Event = Type.Object({
+  id: Type.String(),
+  type: Enum(EVENT_TYPES),
+  ticketId: Nullable(Type.Integer()),
+  userId: Nullable(Type.Integer()),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  createdAt: DateTime,
+});
+
+export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+export { Closed };

@@ -1,0 +1,97 @@
+import type { User, UserRole } from '../../domain/user.ts';
+import type { AppDeps } from '../deps.ts';
+import { AppError, notFound } from '../errors.ts';
+import { DuplicateKeyError, type AccessToken, type Page, type PageRequest } from '../ports/store.ts';
+
+export interface CreateUserInput {
+  email: string;
+  name: string;
+  role: UserRole;
+  /** Omitted for service users, which only authenticate with API keys. */
+  password?: string;
+  service?: boolean;
+}
+
+export const MIN_PASSWORD_LENGTH = 10;
+
+function checkPassword(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    throw new AppError('validation_failed', `password must have at least ${MIN_PASSWORD_LENGTH} characters`, { errors: [{ field: 'password', message: 'too short' }] });
+  }
+}
+
+export async function createUser(deps: AppDeps, input: CreateUserInput): Promise<User> {
+  const service = input.service ?? false;
+  if (!service && input.password === undefined) {
+    throw new AppError('validation_failed', 'password is required for users who log in', { errors: [{ field: 'password', message: 'required' }] });
+  }
+  if (input.password !== undefined) checkPassword(input.password);
+  try {
+    return await deps.store.users.insert({
+      email: input.email.trim().toLowerCase(),
+      name: input.name,
+      role: input.role,
+      service,
+      disabled: false,
+      passwordHash: input.password !== undefined && !service ? await deps.hasher.hash(input.password) : null,
+      createdAt: deps.clock.now().toISOString(),
+    });
+  } catch (err) {
+    if (err instanceof DuplicateKeyError) throw new AppError('conflict', `a user with e-mail ${input.email} exists`, { errors: [{ field: 'email', message: 'taken' }] });
+    throw err;
+  }
+}
+
+export async function updateUser(deps: AppDeps, id: number, fields: { name?: string; role?: UserRole; disabled?: boolean; password?: string }): Promise<User> {
+  const user = await deps.store.users.get(id);
+  if (!user) throw notFound('user', id);
+  const demotes = user.role === 'admin' && !user.disabled && (fields.role === 'agent' || fields.disabled === true);
+  if (demotes && (await deps.store.users.countAdmins()) <= 1) {
+    throw new AppError('conflict', 'the last active admin cannot be demoted or disabled');
+  }
+  if (fields.password !== undefined) checkPassword(fields.password);
+  const updated = await deps.store.users.update(id, {
+    ...(fields.name !== undefined ? { name: fields.name } : {}),
+    ...(fields.role !== undefined ? { role: fields.role } : {}),
+    ...(fields.disabled !== undefined ? { disabled: fields.disabled } : {}),
+    ...(fields.password !== undefined ? { passwordHash: await deps.hasher.hash(fields.password) } : {}),
+  });
+  return updated!;
+}
+
+/**
+ * On a database without users, creates the first admin: with the given password, or with a
+ * random one that the caller prints once. Returns null when users exist already.
+ */
+export async function bootstrapAdmin(deps: AppDeps, email: string | null, password: string | null): Promise<{ user: User; generatedPassword: string | null } | null> {
+  if ((await deps.store.users.count()) > 0) return null;
+  const generated = password ? null : deps.ids.token('');
+  try {
+    const user = await createUser(deps, { email: email ?? 'admin@localhost', name: 'Administrator', role: 'admin', password: password ?? generated! });
+    return { user, generatedPassword: generated };
+  } catch (err) {
+    // Another process created it first.
+    if (err instanceof AppError && err.code === 'conflict') return null;
+    throw err;
+  }
+}
+
+export async function createApiKey(deps: AppDeps, userId: number, name: string): Promise<{ key: string; apiKey: AccessToken }> {
+  const user = await deps.store.users.get(userId);
+  if (!user) throw new AppError('validation_failed', `user ${userId} does not exist`, { errors: [{ field: 'userId', message: 'no such user' }] });
+  const key = deps.ids.token('dhk_');
+  const apiKey = await deps.store.tokens.insert({
+    userId, kind: 'apiKey', name, prefix: key.slice(0, 10), digest: deps.ids.digest(key), createdAt: deps.clock.now().toISOString(), expiresAt: null,
+  });
+  return { key, apiKey };
+}
+
+export async function listApiKeys(deps: AppDeps, userId: number | null, page: PageRequest): Promise<Page<AccessToken>> {
+  return deps.store.tokens.listApiKeys(userId, page);
+}
+
+export async function revokeApiKey(deps: AppDeps, id: number): Promise<void> {
+  const token = await deps.store.tokens.get(id);
+  if (!token || token.kind !== 'apiKey') throw notFound('API key', id);
+  await deps.store.tokens.delete(id);
+}

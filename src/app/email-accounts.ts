@@ -1,0 +1,151 @@
+import {
+  defaultWebhookSettings, normaliseAddress, WEBHOOK_TIMEOUT_MAX_MS,
+  type EmailAccount, type ImapInbound, type Inbound, type SmtpInbound, type SmtpOutbound, type WebhookSettings,
+} from '../domain/email-account.ts';
+import type { AppDeps } from './deps.ts';
+import { AppError, notFound } from './errors.ts';
+import { DuplicateKeyError, type Page, type PageRequest, type SealedAccountSecrets } from './ports/store.ts';
+
+/** An email account as the API shows it: passwords replaced by whether one is set. */
+export interface EmailAccountView extends Omit<EmailAccount, 'inbound' | 'outbound'> {
+  inbound: SmtpInbound | (Omit<ImapInbound, 'password'> & { hasPassword: boolean });
+  outbound: (Omit<SmtpOutbound, 'password'> & { hasPassword: boolean }) | null;
+}
+
+export interface EmailAccountInput {
+  name: string;
+  address: string;
+  inbound: Inbound;
+  outbound?: SmtpOutbound | null;
+  webhooks?: Partial<WebhookSettings>;
+}
+
+/** How long the previous signing secret stays valid after a rotation (both signatures are sent). */
+export const SIGNING_SECRET_OVERLAP_MS = 24 * 3_600_000;
+
+function view(account: EmailAccount, sealed: SealedAccountSecrets): EmailAccountView {
+  const { inbound: plainIn, outbound: plainOut } = stripPasswords(account.inbound, account.outbound);
+  const inbound = plainIn.type === 'imap' ? { ...plainIn, hasPassword: sealed.imapPassword !== null } : plainIn;
+  const outbound = plainOut ? { ...plainOut, hasPassword: sealed.smtpPassword !== null } : null;
+  return { ...account, inbound, outbound };
+}
+
+function newSigningSecret(deps: AppDeps): string {
+  // Standard Webhooks: `whsec_` + base64 of 24 to 64 random bytes.
+  return `whsec_${deps.ids.randomBytes(32).toString('base64')}`;
+}
+
+function checkWebhooks(webhooks: WebhookSettings): void {
+  if (webhooks.timeoutMs < 100 || webhooks.timeoutMs > WEBHOOK_TIMEOUT_MAX_MS) {
+    throw new AppError('validation_failed', `webhooks.timeoutMs must be between 100 and ${WEBHOOK_TIMEOUT_MAX_MS}`, { errors: [{ field: 'webhooks.timeoutMs', message: 'out of range' }] });
+  }
+}
+
+/** Seals the passwords given in the input; a password left out keeps the stored one. */
+function sealSecrets(deps: AppDeps, input: { inbound: Inbound; outbound: SmtpOutbound | null }, previous: SealedAccountSecrets | null): SealedAccountSecrets {
+  const seal = (value: string | null | undefined, old: string | null): string | null =>
+    value === undefined ? old : value === null || value === '' ? null : deps.secretBox.seal(value);
+  return {
+    imapPassword: input.inbound.type === 'imap' ? seal(input.inbound.password, previous?.imapPassword ?? null) : null,
+    smtpPassword: input.outbound ? seal(input.outbound.password, previous?.smtpPassword ?? null) : null,
+    signingSecret: previous?.signingSecret ?? deps.secretBox.seal(newSigningSecret(deps)),
+    previousSigningSecret: previous?.previousSigningSecret ?? null,
+    previousSigningSecretExpiresAt: previous?.previousSigningSecretExpiresAt ?? null,
+  };
+}
+
+function stripPasswords(inbound: Inbound, outbound: SmtpOutbound | null): { inbound: Inbound; outbound: SmtpOutbound | null } {
+  const { password: _i, ...inb } = inbound as Inbound & { password?: unknown };
+  const out = outbound ? (({ password: _o, ...rest }) => rest)(outbound) : null;
+  return { inbound: inb as Inbound, outbound: out as SmtpOutbound | null };
+}
+
+const taken = (address: string) => new AppError('conflict', `an email account with address ${address} exists`, { errors: [{ field: 'address', message: 'taken' }] });
+
+export async function createEmailAccount(deps: AppDeps, input: EmailAccountInput): Promise<EmailAccountView> {
+  const now = deps.clock.now().toISOString();
+  const webhooks = { ...defaultWebhookSettings(), ...input.webhooks };
+  checkWebhooks(webhooks);
+  const outbound = input.outbound ?? null;
+  const sealed = sealSecrets(deps, { inbound: input.inbound, outbound }, null);
+  const plain = stripPasswords(input.inbound, outbound);
+  try {
+    const account = await deps.store.emailAccounts.insert(
+      { name: input.name, address: normaliseAddress(input.address), ...plain, webhooks, createdAt: now, modifiedAt: now },
+      sealed,
+    );
+    return view(account, sealed);
+  } catch (err) {
+    if (err instanceof DuplicateKeyError) throw taken(input.address);
+    throw err;
+  }
+}
+
+export async function getEmailAccount(deps: AppDeps, id: number): Promise<EmailAccountView> {
+  const found = await deps.store.emailAccounts.get(id);
+  if (!found) throw notFound('email account', id);
+  return view(found.account, found.sealed);
+}
+
+export async function listEmailAccounts(deps: AppDeps, page: PageRequest): Promise<Page<EmailAccountView>> {
+  const result = await deps.store.emailAccounts.list(page);
+  const items = await Promise.all(result.items.map((a) => getEmailAccount(deps, a.id)));
+  return { items, nextCursor: result.nextCursor };
+}
+
+export async function updateEmailAccount(deps: AppDeps, id: number, patch: Partial<EmailAccountInput>): Promise<EmailAccountView> {
+  const found = await deps.store.emailAccounts.get(id);
+  if (!found) throw notFound('email account', id);
+  const current = found.account;
+  const inbound = patch.inbound ?? current.inbound;
+  const outbound = patch.outbound === undefined ? current.outbound : patch.outbound;
+  const webhooks = { ...current.webhooks, ...patch.webhooks };
+  checkWebhooks(webhooks);
+  const sealed = sealSecrets(deps, { inbound, outbound }, found.sealed);
+  const next: EmailAccount = {
+    ...current,
+    ...(patch.name !== undefined ? { name: patch.name } : {}),
+    ...(patch.address !== undefined ? { address: normaliseAddress(patch.address) } : {}),
+    ...stripPasswords(inbound, outbound),
+    webhooks,
+    modifiedAt: deps.clock.now().toISOString(),
+  };
+  try {
+    await deps.store.emailAccounts.update(next, sealed);
+  } catch (err) {
+    if (err instanceof DuplicateKeyError) throw taken(next.address);
+    throw err;
+  }
+  return view(next, sealed);
+}
+
+export async function deleteEmailAccount(deps: AppDeps, id: number): Promise<void> {
+  if (!(await deps.store.emailAccounts.delete(id))) throw notFound('email account', id);
+}
+
+/** The signing secrets receivers verify with: the current one and, for 24 h after a rotation, the previous one. */
+export async function revealSigningSecret(deps: AppDeps, id: number): Promise<{ signingSecret: string; previousSigningSecret: string | null; previousExpiresAt: string | null }> {
+  const found = await deps.store.emailAccounts.get(id);
+  if (!found) throw notFound('email account', id);
+  const s = found.sealed;
+  const live = s.previousSigningSecretExpiresAt !== null && Date.parse(s.previousSigningSecretExpiresAt) > deps.clock.now().getTime();
+  return {
+    signingSecret: deps.secretBox.open(s.signingSecret!),
+    previousSigningSecret: live && s.previousSigningSecret ? deps.secretBox.open(s.previousSigningSecret) : null,
+    previousExpiresAt: live ? s.previousSigningSecretExpiresAt : null,
+  };
+}
+
+export async function rotateSigningSecret(deps: AppDeps, id: number): Promise<{ signingSecret: string; previousSigningSecret: string | null; previousExpiresAt: string | null }> {
+  const found = await deps.store.emailAccounts.get(id);
+  if (!found) throw notFound('email account', id);
+  const now = deps.clock.now();
+  const sealed: SealedAccountSecrets = {
+    ...found.sealed,
+    signingSecret: deps.secretBox.seal(newSigningSecret(deps)),
+    previousSigningSecret: found.sealed.signingSecret,
+    previousSigningSecretExpiresAt: new Date(now.getTime() + SIGNING_SECRET_OVERLAP_MS).toISOString(),
+  };
+  await deps.store.emailAccounts.update({ ...found.account, modifiedAt: now.toISOString() }, sealed);
+  return revealSigningSecret(deps, id);
+}

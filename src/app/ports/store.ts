@@ -1,0 +1,177 @@
+import type { ActivityEntry, NewActivity } from '../../domain/activity.ts';
+import type { Conversation, DeliveryStatus } from '../../domain/conversation.ts';
+import type { EmailAccount } from '../../domain/email-account.ts';
+import type { DomainEvent, EventType } from '../../domain/event.ts';
+import type { NewNotification, Notification } from '../../domain/notification.ts';
+import type { Ticket, TicketPriority, TicketStatus } from '../../domain/ticket.ts';
+import type { User } from '../../domain/user.ts';
+
+export interface PageRequest {
+  limit: number;
+  cursor: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface TicketFilter {
+  status?: TicketStatus[];
+  priority?: TicketPriority[];
+  /** `null` finds unassigned tickets. */
+  agentId?: number | null;
+  /** Tickets carrying every one of these tags. */
+  tags?: string[];
+  emailAccountId?: number;
+  contractId?: string;
+  customerId?: string;
+  /** Case-insensitive substring of subject, body or sender. */
+  text?: string;
+}
+
+export type NewTicket = Omit<Ticket, 'id' | 'version'>;
+
+export interface TicketStore {
+  insert(ticket: NewTicket): Promise<Ticket>;
+  get(id: number): Promise<Ticket | null>;
+  getByExternalId(externalTicketId: string): Promise<Ticket | null>;
+  search(filter: TicketFilter, page: PageRequest): Promise<Page<Ticket>>;
+  /**
+   * Writes the ticket's mutable state if its version is still `expectedVersion` and bumps the
+   * version. Returns false when someone else changed it first.
+   */
+  save(ticket: Ticket, expectedVersion: number): Promise<boolean>;
+  /** Ids of pending tickets whose dueBy is at or before `now`, oldest first. */
+  listDuePending(now: string, limit: number): Promise<number[]>;
+}
+
+export type NewConversation = Omit<Conversation, 'id'>;
+
+export interface ConversationStore {
+  insert(conversation: NewConversation): Promise<Conversation>;
+  get(id: number): Promise<Conversation | null>;
+  listByTicket(ticketId: number, page: PageRequest): Promise<Page<Conversation>>;
+  setDelivery(id: number, status: DeliveryStatus, error: string | null): Promise<void>;
+}
+
+export interface ActivityStore {
+  add(entries: NewActivity[]): Promise<void>;
+  listByTicket(ticketId: number, page: PageRequest): Promise<Page<ActivityEntry>>;
+}
+
+export interface EventFilter {
+  types?: EventType[];
+  ticketId?: number;
+  since?: string;
+  until?: string;
+}
+
+export interface EventStore {
+  append(events: Array<Omit<DomainEvent, 'createdAt'> & { createdAt: string }>): Promise<void>;
+  /** Oldest first; the cursor follows the append order, so it also serves as a pull feed. */
+  list(filter: EventFilter, page: PageRequest): Promise<Page<DomainEvent>>;
+}
+
+export interface UserRecord extends User {
+  passwordHash: string | null;
+}
+
+export interface UserStore {
+  insert(user: Omit<UserRecord, 'id' | 'createdAt'> & { createdAt: string }): Promise<User>;
+  get(id: number): Promise<User | null>;
+  getByEmail(email: string): Promise<UserRecord | null>;
+  list(page: PageRequest): Promise<Page<User>>;
+  update(id: number, fields: Partial<Pick<UserRecord, 'name' | 'role' | 'disabled' | 'passwordHash'>>): Promise<User | null>;
+  count(): Promise<number>;
+  countAdmins(): Promise<number>;
+}
+
+export type TokenKind = 'session' | 'apiKey';
+
+export interface AccessToken {
+  id: number;
+  userId: number;
+  kind: TokenKind;
+  name: string;
+  /** The first characters of the token, to recognise a key in a list. */
+  prefix: string;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export interface TokenStore {
+  insert(token: Omit<AccessToken, 'id' | 'lastUsedAt'> & { digest: string }): Promise<AccessToken>;
+  /** The token with this digest and its user, if neither expired, revoked nor disabled. */
+  findActive(digest: string, now: string): Promise<{ token: AccessToken; user: User } | null>;
+  listApiKeys(userId: number | null, page: PageRequest): Promise<Page<AccessToken>>;
+  get(id: number): Promise<AccessToken | null>;
+  delete(id: number): Promise<boolean>;
+  touch(id: number, at: string): Promise<void>;
+  deleteExpired(now: string): Promise<number>;
+}
+
+export interface LoginThrottleStore {
+  recordFailure(email: string, ip: string, at: string): Promise<void>;
+  countFailures(email: string, ip: string, since: string): Promise<{ byEmail: number; byIp: number; oldest: string | null }>;
+  clearEmail(email: string): Promise<void>;
+}
+
+/** Email accounts with their secret fields already sealed by the use case. */
+export interface EmailAccountStore {
+  insert(account: Omit<EmailAccount, 'id'>, sealed: SealedAccountSecrets): Promise<EmailAccount>;
+  get(id: number): Promise<{ account: EmailAccount; sealed: SealedAccountSecrets } | null>;
+  getByAddress(address: string): Promise<EmailAccount | null>;
+  list(page: PageRequest): Promise<Page<EmailAccount>>;
+  update(account: EmailAccount, sealed: SealedAccountSecrets): Promise<void>;
+  delete(id: number): Promise<boolean>;
+}
+
+export interface SealedAccountSecrets {
+  imapPassword: string | null;
+  smtpPassword: string | null;
+  signingSecret: string | null;
+  previousSigningSecret: string | null;
+  previousSigningSecretExpiresAt: string | null;
+}
+
+export interface NotificationStore {
+  insert(notification: NewNotification & { createdAt: string }): Promise<Notification>;
+  list(userId: number, unreadOnly: boolean, page: PageRequest): Promise<Page<Notification>>;
+  countUnread(userId: number): Promise<number>;
+  markRead(userId: number, ids: number[] | 'all', at: string): Promise<number>;
+}
+
+export interface SecretStore {
+  put(key: string, sealed: string, at: string): Promise<void>;
+  getSealed(key: string): Promise<string | null>;
+  list(): Promise<Array<{ key: string; createdAt: string; modifiedAt: string }>>;
+  delete(key: string): Promise<boolean>;
+}
+
+export interface Store {
+  readonly tickets: TicketStore;
+  readonly conversations: ConversationStore;
+  readonly activity: ActivityStore;
+  readonly events: EventStore;
+  readonly users: UserStore;
+  readonly tokens: TokenStore;
+  readonly loginThrottle: LoginThrottleStore;
+  readonly emailAccounts: EmailAccountStore;
+  readonly notifications: NotificationStore;
+  readonly secrets: SecretStore;
+  /** Runs `fn` in one transaction; inside a transaction, runs it in the same one. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /** True when the database answers and every migration is applied. */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Thrown by a store when a write would duplicate a unique value (e-mail, address, externalTicketId). */
+export class DuplicateKeyError extends Error {
+  constructor(readonly target: string) {
+    super(`duplicate ${target}`);
+    this.name = 'DuplicateKeyError';
+  }
+}

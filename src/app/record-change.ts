@@ -1,0 +1,50 @@
+import type { NewActivity } from '../domain/activity.ts';
+import type { EventType } from '../domain/event.ts';
+import type { Ticket, TicketDiff } from '../domain/ticket.ts';
+import { actorUserId, type Actor } from '../domain/user.ts';
+import type { AppDeps } from './deps.ts';
+import type { Store } from './ports/store.ts';
+
+export interface EventDraft {
+  type: EventType;
+  ticketId: number | null;
+  userId: number | null;
+  data: Record<string, unknown>;
+}
+
+/** Appends events to the outbox inside the caller's transaction, with ids and one timestamp. */
+export async function publish(tx: Store, deps: Pick<AppDeps, 'ids' | 'clock'>, events: EventDraft[]): Promise<void> {
+  const createdAt = deps.clock.now().toISOString();
+  await tx.events.append(events.map((e) => ({ ...e, id: deps.ids.eventId(), createdAt })));
+}
+
+/**
+ * Records a ticket change: one activity line per changed field and one TicketUpdated event
+ * carrying `changes` (new values), `previous` and `userId`, as Enneo's TicketUpdated does.
+ */
+export async function recordTicketChange(
+  tx: Store,
+  deps: Pick<AppDeps, 'ids' | 'clock'>,
+  ticket: Ticket,
+  diff: TicketDiff,
+  actor: Actor,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  const at = deps.clock.now().toISOString();
+  const entries: NewActivity[] = Object.keys(diff.changes).map((field) => ({
+    ticketId: ticket.id,
+    field,
+    from: (diff.previous as Record<string, unknown>)[field] ?? null,
+    to: (diff.changes as Record<string, unknown>)[field] ?? null,
+    actor,
+    at,
+    meta: Object.keys(extra).length ? extra : null,
+  }));
+  await tx.activity.add(entries);
+  await publish(tx, deps, [{
+    type: 'TicketUpdated',
+    ticketId: ticket.id,
+    userId: actorUserId(actor),
+    data: { ticketId: ticket.id, userId: actorUserId(actor), changes: diff.changes, previous: diff.previous, ...extra },
+  }]);
+}

@@ -1,0 +1,29 @@
+import { applyTicketPatch } from '../../domain/ticket.ts';
+import type { AppDeps } from '../deps.ts';
+import { recordTicketChange } from '../record-change.ts';
+
+const SYSTEM = { type: 'system', reason: 'dueBy reached' } as const;
+
+/**
+ * Reopens pending tickets whose `dueBy` has passed. Every process with a worker may run it at
+ * the same time: the versioned save lets exactly one of them change (and record) each ticket.
+ * Returns the ids this call reopened.
+ */
+export async function reopenDueTickets(deps: AppDeps, batch = 100): Promise<number[]> {
+  const now = deps.clock.now();
+  const due = await deps.store.tickets.listDuePending(now.toISOString(), batch);
+  const reopened: number[] = [];
+  for (const id of due) {
+    const done = await deps.store.transaction(async (tx) => {
+      const ticket = await tx.tickets.get(id);
+      if (!ticket || ticket.status !== 'pending' || !ticket.dueBy || Date.parse(ticket.dueBy) > now.getTime()) return false;
+      const { ticket: next, diff } = applyTicketPatch(ticket, { status: 'open' }, now);
+      const saved = { ...next, modifiedAt: now.toISOString() };
+      if (!(await tx.tickets.save(saved, ticket.version))) return false;
+      await recordTicketChange(tx, deps, saved, diff, SYSTEM, { autoOpenedDueToDueDate: true });
+      return true;
+    });
+    if (done) reopened.push(id);
+  }
+  return reopened;
+}

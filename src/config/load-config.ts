@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { CONFIG_KEYS, type ConfigKey } from './schema.ts';
+
+export type Role = 'all' | 'api' | 'worker' | 'smtp';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | null;
+  readonly databasePoolSize: number;
+  readonly sqliteSynchronous: 'NORMAL' | 'FULL';
+  readonly redisUrl: string | null;
+  readonly secretKey: string | null;
+  readonly adminEmail: string | null;
+  readonly adminPassword: string | null;
+  readonly role: Role;
+  readonly smtpPort: number;
+  readonly logLevel: string;
+  readonly bodyLimitBytes: number;
+  readonly tokenTtlHours: number;
+  readonly loginMaxFailures: number;
+  readonly loginWindowSeconds: number;
+  readonly schedulerIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly egressAllow: readonly string[];
+}
+
+/** A bad configuration value: the message is one line naming the key, safe to print. */
+export class ConfigError extends Error {
+  constructor(readonly key: string, message: string) {
+    super(`config ${key}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Raw = Record<string, unknown>;
+
+function readFile(path: string): Raw {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('DESKHOOK_CONFIG', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('DESKHOOK_CONFIG', `${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError('DESKHOOK_CONFIG', `${path} must hold a JSON object of KEY: value`);
+  }
+  const known = new Set<string>(CONFIG_KEYS.map((k) => k.env));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new ConfigError(key, `unknown key in ${path}`);
+  }
+  return parsed as Raw;
+}
+
+function coerce(key: ConfigKey, value: unknown): string | number | boolean | string[] | null {
+  if (value === null || value === undefined || value === '') {
+    if (key.type === 'list') return [];
+    return key.default === null ? null : coerce(key, key.default);
+  }
+  const text = String(value).trim();
+  const shown = key.secret ? '(hidden)' : JSON.stringify(text);
+  switch (key.type) {
+    case 'integer': {
+      if (!/^-?\d+$/.test(text)) throw new ConfigError(key.env, `expected a whole number, got ${shown}`);
+      const n = Number(text);
+      if (key.min !== undefined && n < key.min) throw new ConfigError(key.env, `must be at least ${key.min}, got ${n}`);
+      if (key.max !== undefined && n > key.max) throw new ConfigError(key.env, `must be at most ${key.max}, got ${n}`);
+      return n;
+    }
+    case 'boolean': {
+      if (/^(1|true|yes|on)$/i.test(text)) return true;
+      if (/^(0|false|no|off)$/i.test(text)) return false;
+      throw new ConfigError(key.env, `expected true or false, got ${shown}`);
+    }
+    case 'url': {
+      try {
+        new URL(text);
+      } catch {
+        throw new ConfigError(key.env, `not a valid URL: ${shown}`);
+      }
+      return text;
+    }
+    case 'list':
+      return text.split(',').map((s) => s.trim()).filter(Boolean);
+    case 'string': {
+      if (key.choices && !key.choices.includes(text)) {
+        throw new ConfigError(key.env, `must be one of ${key.choices.join(', ')}, got ${shown}`);
+      }
+      return text;
+    }
+  }
+}
+
+/**
+ * Reads the configuration: environment variables over the optional JSON file named by
+ * DESKHOOK_CONFIG, over the defaults. Validated once; the result is frozen.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<string, unknown>> = {}): Config {
+  const file = env.DESKHOOK_CONFIG ? readFile(env.DESKHOOK_CONFIG) : {};
+  const v: Record<string, ReturnType<typeof coerce>> = {};
+  for (const key of CONFIG_KEYS) {
+    const raw = overrides[key.env] ?? env[key.env] ?? file[key.env];
+    v[key.env] = coerce(key, raw);
+  }
+  const secretKey = v.DESKHOOK_SECRET_KEY as string | null;
+  if (secretKey !== null && Buffer.from(secretKey, 'base64').length !== 32) {
+    throw new ConfigError('DESKHOOK_SECRET_KEY', 'must be 32 bytes encoded as base64 (generate one with `openssl rand -base64 32`)');
+  }
+  const databaseUrl = v.DATABASE_URL as string | null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'only postgres:// URLs are supported (leave it unset for the embedded SQLite)');
+  }
+  const config: Config = {
+    port: v.PORT as number,
+    host: v.DESKHOOK_HOST as string,
+    dataDir: v.DESKHOOK_DATA_DIR as string,
+    databaseUrl,
+    databasePoolSize: v.DESKHOOK_DATABASE_POOL_SIZE as number,
+    sqliteSynchronous: v.DESKHOOK_SQLITE_SYNCHRONOUS as 'NORMAL' | 'FULL',
+    redisUrl: v.REDIS_URL as string | null,
+    secretKey,
+    adminEmail: v.DESKHOOK_ADMIN_EMAIL as string | null,
+    adminPassword: v.DESKHOOK_ADMIN_PASSWORD as string | null,
+    role: v.DESKHOOK_ROLE as Role,
+    smtpPort: v.DESKHOOK_SMTP_PORT as number,
+    logLevel: v.DESKHOOK_LOG_LEVEL as string,
+    bodyLimitBytes: v.DESKHOOK_BODY_LIMIT_BYTES as number,
+    tokenTtlHours: v.DESKHOOK_TOKEN_TTL_HOURS as number,
+    loginMaxFailures: v.DESKHOOK_LOGIN_MAX_FAILURES as number,
+    loginWindowSeconds: v.DESKHOOK_LOGIN_WINDOW_SECONDS as number,
+    schedulerIntervalMs: v.DESKHOOK_SCHEDULER_INTERVAL_MS as number,
+    shutdownTimeoutMs: v.DESKHOOK_SHUTDOWN_TIMEOUT_MS as number,
+    egressAllow: Object.freeze(v.DESKHOOK_EGRESS_ALLOW as string[]),
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,43 @@
+/**
+ * Every configuration key deskhook reads, with its default and the reason it exists.
+ * docs/config.md is generated from this list (`npm run docs:config`) and a test keeps it in step.
+ */
+export type ConfigType = 'string' | 'integer' | 'boolean' | 'url' | 'list';
+
+export interface ConfigKey {
+  /** Environment variable name; also the key in the optional JSON config file. */
+  readonly env: string;
+  readonly type: ConfigType;
+  readonly default: string | number | boolean | null;
+  readonly doc: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly choices?: readonly string[];
+  /** Never printed, logged or echoed back in errors. */
+  readonly secret?: boolean;
+}
+
+export const CONFIG_KEYS = [
+  { env: 'PORT', type: 'integer', default: 3000, min: 0, max: 65535, doc: 'HTTP port of the API, the web UI and the health endpoints (every role listens on it).' },
+  { env: 'DESKHOOK_HOST', type: 'string', default: '127.0.0.1', doc: 'Address the HTTP and SMTP servers bind to. The default keeps a fresh install off the network; set `0.0.0.0` behind a proxy or in a container.' },
+  { env: 'DESKHOOK_DATA_DIR', type: 'string', default: './data', doc: 'Directory for the embedded SQLite database and the generated secret key.' },
+  { env: 'DATABASE_URL', type: 'url', default: null, secret: true, doc: '`postgres://user:pass@host:5432/db` to use PostgreSQL instead of the embedded SQLite. Required for more than one process.' },
+  { env: 'DESKHOOK_SQLITE_SYNCHRONOUS', type: 'string', default: 'NORMAL', choices: ['NORMAL', 'FULL'], doc: 'SQLite durability. NORMAL (WAL): every commit survives a crash or kill of the process. FULL: also survives a power loss of the machine, at an fsync per commit.' },
+  { env: 'DESKHOOK_DATABASE_POOL_SIZE', type: 'integer', default: 10, min: 1, max: 200, doc: 'PostgreSQL connections per process.' },
+  { env: 'REDIS_URL', type: 'url', default: null, secret: true, doc: '`redis://host:6379` for the shared ERP cache and invalidation fan-out between processes. Optional.' },
+  { env: 'DESKHOOK_SECRET_KEY', type: 'string', default: null, secret: true, doc: '32 bytes, base64: encrypts secrets at rest. Embedded: generated into the data directory on first start. With PostgreSQL it is required and must be the same in every process.' },
+  { env: 'DESKHOOK_ADMIN_EMAIL', type: 'string', default: null, doc: 'E-mail of the admin created on first start (when no user exists yet).' },
+  { env: 'DESKHOOK_ADMIN_PASSWORD', type: 'string', default: null, secret: true, doc: 'Password of that admin. When unset a random one is generated and printed once.' },
+  { env: 'DESKHOOK_ROLE', type: 'string', default: 'all', choices: ['all', 'api', 'worker', 'smtp'], doc: 'What this process does; `--role` on the command line wins.' },
+  { env: 'DESKHOOK_SMTP_PORT', type: 'integer', default: 2525, min: 0, max: 65535, doc: 'Port of the inbound SMTP server (roles `smtp` and `all`).' },
+  { env: 'DESKHOOK_LOG_LEVEL', type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'pino log level; logs are JSON lines on stdout.' },
+  { env: 'DESKHOOK_BODY_LIMIT_BYTES', type: 'integer', default: 1_048_576, min: 1024, max: 104_857_600, doc: 'Largest accepted JSON request body; larger bodies get 413 `payload_too_large`.' },
+  { env: 'DESKHOOK_TOKEN_TTL_HOURS', type: 'integer', default: 12, min: 1, max: 8760, doc: 'Lifetime of a login token.' },
+  { env: 'DESKHOOK_LOGIN_MAX_FAILURES', type: 'integer', default: 10, min: 1, max: 10_000, doc: 'Failed logins per e-mail address or client address within the window before further attempts get 429.' },
+  { env: 'DESKHOOK_LOGIN_WINDOW_SECONDS', type: 'integer', default: 900, min: 1, max: 86_400, doc: 'Window for the failed-login count.' },
+  { env: 'DESKHOOK_SCHEDULER_INTERVAL_MS', type: 'integer', default: 5000, min: 50, max: 3_600_000, doc: 'How often a worker looks for due work (pending tickets whose `dueBy` has passed).' },
+  { env: 'DESKHOOK_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: 15_000, min: 100, max: 600_000, doc: 'How long SIGTERM waits for in-flight requests and jobs before closing anyway.' },
+  { env: 'DESKHOOK_EGRESS_ALLOW', type: 'list', default: '', doc: 'Comma-separated CIDRs or host names that outbound HTTP (webhooks, event hooks, custom code) may reach although they are loopback, private or link-local. Empty: only public addresses.' },
+] as const satisfies readonly ConfigKey[];
+
+export type ConfigEnvName = (typeof CONFIG_KEYS)[number]['env'];

@@ -1,0 +1,61 @@
+import type { Executor } from './executor.ts';
+
+export interface SmtpInbound {
+  type: 'smtp';
+}
+
+export interface ImapInbound {
+  type: 'imap';
+  host: string;
+  port: number;
+  secure: boolean;
+  user: string;
+  /** Write-only: stored encrypted, never returned; `hasPassword` tells whether one is set. */
+  password?: string | null;
+  folder: string;
+}
+
+export type Inbound = SmtpInbound | ImapInbound;
+
+export interface SmtpOutbound {
+  host: string;
+  port: number;
+  secure: boolean;
+  user: string | null;
+  password?: string | null;
+  senderName: string | null;
+}
+
+export const FAILURE_POLICIES = ['notify', 'block'] as const;
+export type FailurePolicy = (typeof FAILURE_POLICIES)[number];
+
+export const WEBHOOK_TIMEOUT_DEFAULT_MS = 10_000;
+export const WEBHOOK_TIMEOUT_MAX_MS = 30_000;
+
+export interface WebhookSettings {
+  /** The switch: hooks fire only when on. */
+  enabled: boolean;
+  ticketUpdates: Executor | null;
+  newEmails: Executor | null;
+  timeoutMs: number;
+  failurePolicy: FailurePolicy;
+}
+
+export interface EmailAccount {
+  id: number;
+  name: string;
+  address: string;
+  inbound: Inbound;
+  outbound: SmtpOutbound | null;
+  webhooks: WebhookSettings;
+  createdAt: string;
+  modifiedAt: string;
+}
+
+export function defaultWebhookSettings(): WebhookSettings {
+  return { enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: WEBHOOK_TIMEOUT_DEFAULT_MS, failurePolicy: 'notify' };
+}
+
+export function normaliseAddress(address: string): string {
+  return address.trim().toLowerCase();
+}

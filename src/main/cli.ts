@@ -1,0 +1,94 @@
+import { Command, Option } from 'commander';
+import { createApiKey, createUser } from '../app/auth/users.ts';
+import { AppError } from '../app/errors.ts';
+import { ConfigError, loadConfig, type Role } from '../config/load-config.ts';
+import { migrateToLatest, openDatabase } from '../adapters/db/dialect.ts';
+import { createContext, databaseTarget } from './context.ts';
+import { serve, VERSION } from './serve.ts';
+
+/** One clear line for the operator instead of a stack trace, for the errors an operator can fix. */
+function fail(err: unknown): never {
+  if (err instanceof ConfigError || err instanceof AppError) {
+    process.stderr.write(`deskhook: ${err.message}\n`);
+  } else {
+    process.stderr.write(`deskhook: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+}
+
+async function withContext<T>(fn: (ctx: Awaited<ReturnType<typeof createContext>>) => Promise<T>): Promise<T> {
+  const ctx = await createContext(loadConfig(), { logger: undefined });
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+const program = new Command()
+  .name('deskhook')
+  .description('Self-hosted customer-service hub: email tickets, synchronous webhooks, events, live ERP data.')
+  .version(VERSION);
+
+program
+  .command('serve')
+  .description('Run deskhook: API and UI, SMTP, worker and scheduler (role all), or one of them')
+  .addOption(new Option('--role <role>', 'what this process runs').choices(['all', 'api', 'worker', 'smtp']))
+  .action(async (opts: { role?: Role }) => {
+    const config = loadConfig();
+    const server = await serve(config, opts.role ?? config.role);
+    const onSignal = (signal: string) => {
+      server.context.logger.info({ signal }, 'signal received');
+      server.stop().then(() => process.exit(0), (err: unknown) => fail(err));
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('Apply pending database migrations and exit')
+  .action(async () => {
+    const handle = openDatabase(databaseTarget(loadConfig()));
+    try {
+      const applied = await migrateToLatest(handle);
+      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'the database is up to date\n');
+    } finally {
+      await handle.close();
+    }
+  });
+
+const user = program.command('user').description('Manage users');
+user
+  .command('create')
+  .description('Create a user (admin or agent); service users authenticate with API keys only')
+  .requiredOption('--email <email>', 'login e-mail')
+  .option('--name <name>', 'display name')
+  .addOption(new Option('--role <role>', 'role').choices(['admin', 'agent']).default('agent'))
+  .option('--password <password>', 'password (at least 10 characters); read from DESKHOOK_NEW_PASSWORD when omitted')
+  .option('--service', 'a service user for integrations (no password)')
+  .action(async (opts: { email: string; name?: string; role: 'admin' | 'agent'; password?: string; service?: boolean }) => {
+    const password = opts.password ?? process.env.DESKHOOK_NEW_PASSWORD;
+    const created = await withContext((ctx) => createUser(ctx.deps, {
+      email: opts.email, name: opts.name ?? opts.email, role: opts.role, service: opts.service ?? false,
+      ...(password !== undefined && !opts.service ? { password } : {}),
+    }));
+    process.stdout.write(`created user ${created.id} ${created.email} (${created.role}${created.service ? ', service' : ''})\n`);
+  });
+
+const apiKey = program.command('api-key').description('Manage API keys');
+apiKey
+  .command('create')
+  .description('Create an API key for a user and print it (it is shown only once)')
+  .requiredOption('--user <email>', 'the user the key acts as')
+  .option('--name <name>', 'what the key is for', 'cli')
+  .action(async (opts: { user: string; name: string }) => {
+    const key = await withContext(async (ctx) => {
+      const owner = await ctx.deps.store.users.getByEmail(opts.user.toLowerCase());
+      if (!owner) throw new AppError('not_found', `no user with e-mail ${opts.user}`);
+      return createApiKey(ctx.deps, owner.id, opts.name);
+    });
+    process.stdout.write(`${key.key}\n`);
+  });
+
+program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,82 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pino, { type Logger as PinoLogger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { AppDeps } from '../app/deps.ts';
+import { systemClock } from '../app/ports/clock.ts';
+import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../adapters/crypto/node-crypto.ts';
+import { migrateToLatest, openDatabase, type DatabaseHandle, type DatabaseTarget } from '../adapters/db/dialect.ts';
+import { KyselyStore } from '../adapters/db/kysely-store.ts';
+import { ConfigError, type Config } from '../config/load-config.ts';
+
+export interface Context {
+  config: Config;
+  logger: PinoLogger;
+  handle: DatabaseHandle;
+  deps: AppDeps;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export function databaseTarget(config: Config): DatabaseTarget {
+  return config.databaseUrl
+    ? { kind: 'postgres', url: config.databaseUrl, poolSize: config.databasePoolSize }
+    : { kind: 'sqlite', path: join(resolve(config.dataDir), 'deskhook.sqlite'), synchronous: config.sqliteSynchronous };
+}
+
+/**
+ * The key that seals secrets at rest. Embedded, it is generated once into the data directory
+ * (readable by the owner only); processes sharing PostgreSQL must all be given the same key.
+ */
+function resolveSecretKey(config: Config, logger: PinoLogger): string {
+  if (config.secretKey) return config.secretKey;
+  if (config.databaseUrl) {
+    throw new ConfigError('DESKHOOK_SECRET_KEY', 'is required with DATABASE_URL, and must be the same in every process (generate one with `openssl rand -base64 32`)');
+  }
+  const dir = resolve(config.dataDir);
+  const file = join(dir, 'secret.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dir, { recursive: true });
+  const key = generateSecretKey();
+  writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  logger.info({ file }, 'generated the secret key; back it up with the database');
+  return key;
+}
+
+export function createLogger(config: Config): PinoLogger {
+  return pino({
+    level: config.logLevel,
+    base: { service: 'deskhook' },
+    redact: { paths: ['req.headers.authorization', '*.password', '*.value', '*.token', '*.key'], censor: '[redacted]' },
+  });
+}
+
+/** The composition root: picks the adapters for this configuration and wires the use cases. */
+export async function createContext(config: Config, options: { logger?: PinoLogger; migrate?: boolean } = {}): Promise<Context> {
+  const logger = options.logger ?? createLogger(config);
+  const secretKey = resolveSecretKey(config, logger);
+  const handle = openDatabase(databaseTarget(config));
+  try {
+    if (options.migrate !== false) {
+      const applied = await migrateToLatest(handle);
+      if (applied.length) logger.info({ applied }, 'database migrated');
+    }
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  const store = new KyselyStore(handle);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'deskhook_' });
+  const deps: AppDeps = {
+    store,
+    clock: systemClock,
+    ids: nodeIds,
+    secretBox: new AesGcmSecretBox(secretKey),
+    hasher: new ScryptHasher(),
+    logger,
+    auth: { tokenTtlHours: config.tokenTtlHours, loginMaxFailures: config.loginMaxFailures, loginWindowSeconds: config.loginWindowSeconds },
+  };
+  return { config, logger, handle, deps, registry, close: () => store.close() };
+}

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { bootstrapAdmin } from '../app/auth/users.ts';
+import { reopenDueTickets } from '../app/tickets/reopen-due-tickets.ts';
+import { buildHttpApp } from '../adapters/http/app.ts';
+import type { Config, Role } from '../config/load-config.ts';
+import { createContext, type Context } from './context.ts';
+import { Ticker } from './ticker.ts';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+export interface RunningServer {
+  context: Context;
+  http: FastifyInstance;
+  /** The HTTP port actually bound (useful with PORT=0). */
+  port: number;
+  stop(): Promise<void>;
+}
+
+const runsApi = (role: Role) => role === 'all' || role === 'api';
+const runsWorker = (role: Role) => role === 'all' || role === 'worker';
+
+/** Prints the generated admin password once, to the terminal rather than into the JSON log. */
+async function ensureAdmin(context: Context): Promise<void> {
+  const created = await bootstrapAdmin(context.deps, context.config.adminEmail, context.config.adminPassword);
+  if (!created) return;
+  context.logger.info({ userId: created.user.id, email: created.user.email }, 'created the first admin');
+  if (created.generatedPassword) {
+    process.stdout.write(
+      `\n  deskhook: first start, an admin was created\n    e-mail:   ${created.user.email}\n    password: ${created.generatedPassword}\n  This password is shown only now. Change it after logging in.\n\n`,
+    );
+  }
+}
+
+/**
+ * Starts one process in the given role: every role answers the health endpoints on PORT; `api`
+ * serves the REST API and UI; `worker` runs scheduled work. `all` does everything in one process.
+ */
+export async function serve(config: Config, role: Role = config.role): Promise<RunningServer> {
+  const context = await createContext(config);
+  const { deps, logger } = context;
+  await ensureAdmin(context);
+
+  const http = await buildHttpApp({
+    deps,
+    logger,
+    registry: context.registry,
+    bodyLimitBytes: config.bodyLimitBytes,
+    ready: () => deps.store.ready(),
+    version: VERSION,
+    api: runsApi(role),
+  });
+
+  const tickers: Ticker[] = [];
+  if (runsWorker(role)) {
+    tickers.push(new Ticker('reopen-due-tickets', config.schedulerIntervalMs, async () => {
+      const reopened = await reopenDueTickets(deps);
+      if (reopened.length) logger.info({ tickets: reopened }, 'reopened pending tickets at dueBy');
+    }, logger));
+    tickers.push(new Ticker('expire-tokens', 3_600_000, () => deps.store.tokens.deleteExpired(deps.clock.now().toISOString()), logger));
+  }
+
+  await http.listen({ port: config.port, host: config.host });
+  const address = http.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  for (const t of tickers) t.start();
+  logger.info({ role, port, database: context.handle.kind }, 'deskhook is up');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info('shutting down: no new requests, finishing in-flight work');
+      const deadline = setTimeout(() => {
+        logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; closing anyway');
+        http.server.closeAllConnections();
+      }, config.shutdownTimeoutMs);
+      deadline.unref();
+      await http.close();
+      await Promise.all(tickers.map((t) => t.stop()));
+      await context.close();
+      clearTimeout(deadline);
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+  return { context, http, port, stop };
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { migrateToLatest, openDatabase, type DatabaseHandle, type DialectKind } from '../../src/adapters/db/dialect.ts';
+import { KyselyStore } from '../../src/adapters/db/kysely-store.ts';
+
+/**
+ * The backends every storage-dependent test runs on: SQLite always, PostgreSQL too when
+ * DATABASE_URL is set (as `.ci/run` does).
+ */
+export const BACKENDS: DialectKind[] = process.env.DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+
+export interface TestDatabase {
+  kind: DialectKind;
+  handle: DatabaseHandle;
+  store: KyselyStore;
+  /** Opens another handle on the same database, as a second process would. */
+  reopen(): Promise<{ handle: DatabaseHandle; store: KyselyStore }>;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh, migrated database: a temporary SQLite file, or a new schema in the PostgreSQL database. */
+export async function openTestDatabase(kind: DialectKind): Promise<TestDatabase> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'deskhook-test-'));
+    const path = join(dir, 'test.sqlite');
+    const handle = openDatabase({ kind: 'sqlite', path });
+    await migrateToLatest(handle);
+    const extra: DatabaseHandle[] = [];
+    return {
+      kind, handle, store: new KyselyStore(handle),
+      reopen: async () => {
+        const h = openDatabase({ kind: 'sqlite', path });
+        extra.push(h);
+        return { handle: h, store: new KyselyStore(h) };
+      },
+      cleanup: async () => {
+        await Promise.all([handle, ...extra].map((h) => h.close().catch(() => undefined)));
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const url = process.env.DATABASE_URL!;
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  const handle = openDatabase({ kind: 'postgres', url, schema, poolSize: 5 });
+  await migrateToLatest(handle);
+  const extra: DatabaseHandle[] = [];
+  return {
+    kind, handle, store: new KyselyStore(handle),
+    reopen: async () => {
+      const h = openDatabase({ kind: 'postgres', url, schema, poolSize: 5 });
+      extra.push(h);
+      return { handle: h, store: new KyselyStore(h) };
+    },
+    cleanup: async () => {
+      await Promise.all([handle, ...extra].map((h) => h.close().catch(() => undefined)));
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`drop schema ${schema} cascade`);
+      await c.end();
+    },
+  };
+}

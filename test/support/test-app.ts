@@ -1,0 +1,93 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { Registry } from 'prom-client';
+import { createUser } from '../../src/app/auth/users.ts';
+import type { AppDeps } from '../../src/app/deps.ts';
+import type { Clock } from '../../src/app/ports/clock.ts';
+import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../../src/adapters/crypto/node-crypto.ts';
+import type { DialectKind } from '../../src/adapters/db/dialect.ts';
+import { buildHttpApp } from '../../src/adapters/http/app.ts';
+import { openTestDatabase, type TestDatabase } from './backends.ts';
+
+/** A clock tests move by hand. */
+export class TestClock implements Clock {
+  constructor(private current = new Date('2026-11-28T10:00:00.000Z')) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  set(iso: string): void {
+    this.current = new Date(iso);
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+const silentLogger = {
+  debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined,
+  child() { return silentLogger; },
+};
+
+export const PASSWORD = 'correct horse battery';
+
+export interface TestApp {
+  db: TestDatabase;
+  deps: AppDeps;
+  clock: TestClock;
+  http: FastifyInstance;
+  adminToken: string;
+  agentToken: string;
+  agentId: number;
+  adminId: number;
+  api(method: string, url: string, body?: unknown, token?: string | null): Promise<LightMyRequestResponse & { json(): any }>;
+  close(): Promise<void>;
+}
+
+export function makeDeps(db: TestDatabase, clock: Clock, overrides: Partial<AppDeps> = {}): AppDeps {
+  return {
+    store: db.store,
+    clock,
+    ids: nodeIds,
+    secretBox: new AesGcmSecretBox(generateSecretKey()),
+    // Real scrypt with a small cost factor: the same code path, a fraction of the time.
+    hasher: new ScryptHasher({ N: 1 << 10, r: 8, p: 1, maxmem: 32 * 1024 * 1024 }),
+    logger: silentLogger,
+    auth: { tokenTtlHours: 12, loginMaxFailures: 5, loginWindowSeconds: 900 },
+    ...overrides,
+  };
+}
+
+/** The HTTP API on a fresh database with one admin and one agent logged in. */
+export async function startTestApp(kind: DialectKind, options: { bodyLimitBytes?: number } = {}): Promise<TestApp> {
+  const db = await openTestDatabase(kind);
+  const clock = new TestClock();
+  const deps = makeDeps(db, clock);
+  const http = await buildHttpApp({
+    deps, logger: false, registry: new Registry(), bodyLimitBytes: options.bodyLimitBytes ?? 1_048_576,
+    ready: () => db.store.ready(), version: 'test', api: true,
+  });
+  const admin = await createUser(deps, { email: 'admin@example.com', name: 'Admin', role: 'admin', password: PASSWORD });
+  const agent = await createUser(deps, { email: 'agent@example.com', name: 'Agent', role: 'agent', password: PASSWORD });
+  const login = async (email: string) => {
+    const res = await http.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: PASSWORD } });
+    if (res.statusCode !== 200) throw new Error(`login failed: ${res.body}`);
+    return res.json().token as string;
+  };
+  const adminToken = await login('admin@example.com');
+  const agentToken = await login('agent@example.com');
+  const api: TestApp['api'] = async (method, url, body, token = adminToken) => {
+    const res = await http.inject({
+      method: method as 'GET',
+      url,
+      ...(body !== undefined ? { payload: body as object } : {}),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    return res as LightMyRequestResponse & { json(): any };
+  };
+  return {
+    db, deps, clock, http, adminToken, agentToken, agentId: agent.id, adminId: admin.id, api,
+    close: async () => {
+      await http.close();
+      await db.cleanup();
+    },
+  };
+}
