@@ -9,7 +9,7 @@ function ticket(overrides: Partial<NewTicket> = {}): NewTicket {
     fromName: 'Erika Mustermann', to: ['support@example.com'], body: 'Hallo, mein Zählerstand', bodyPlain: 'Hallo, mein Zählerstand',
     status: 'open', priority: 'medium', dueBy: null, firstResponseDueBy: null, agentId: null, tags: [], contractId: null,
     customerId: null, legitimationLevel: 0, createdAt: at, modifiedAt: at, closedAt: null, lastMessageAt: at,
-    lastCustomerMessageAt: null, messageCount: 1, ...overrides,
+    lastCustomerMessageAt: null, messageCount: 1, messageId: null, attachments: [], flags: {}, ...overrides,
   };
 }
 

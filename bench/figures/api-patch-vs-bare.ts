@@ -11,6 +11,8 @@ import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../..
 import { migrateToLatest, openDatabase } from '../../src/adapters/db/dialect.ts';
 import { KyselyStore } from '../../src/adapters/db/kysely-store.ts';
 import { buildHttpApp } from '../../src/adapters/http/app.ts';
+import { createMailParser } from '../../src/adapters/mail-parse/mailparser-adapter.ts';
+import { NodemailerMailer } from '../../src/adapters/mail-out/nodemailer-mailer.ts';
 import { load, type Benchmark } from '../harness.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
@@ -29,6 +31,10 @@ export const apiPatchVsBare: Benchmark = {
     const deps = {
       store: new KyselyStore(handle), clock: systemClock, ids: nodeIds, secretBox: new AesGcmSecretBox(generateSecretKey()),
       hasher: new ScryptHasher(), logger: silent, auth: { tokenTtlHours: 1, loginMaxFailures: 10, loginWindowSeconds: 60 },
+      mail: {
+        parser: createMailParser(), mailer: new NodemailerMailer(),
+        settings: { maxPerSenderPerWindow: 1e6, senderWindowSeconds: 60, retryDelaysSeconds: [60], maxAttachmentBytes: 1 << 20 },
+      },
     };
     await createUser(deps, { email: 'bench@example.com', name: 'Bench', role: 'agent', password: 'bench password' });
     const { token } = await login(deps, 'bench@example.com', 'bench password', '127.0.0.1');

@@ -149,3 +149,11 @@ export async function rotateSigningSecret(deps: AppDeps, id: number): Promise<{ 
   await deps.store.emailAccounts.update({ ...found.account, modifiedAt: now.toISOString() }, sealed);
   return revealSigningSecret(deps, id);
 }
+
+/** The account's mail passwords in plain text, for the SMTP sender and the IMAP poller only. */
+export async function accountCredentials(deps: AppDeps, id: number): Promise<{ account: EmailAccount; imapPassword: string | null; smtpPassword: string | null } | null> {
+  const found = await deps.store.emailAccounts.get(id);
+  if (!found) return null;
+  const open = (v: string | null) => (v === null ? null : deps.secretBox.open(v));
+  return { account: found.account, imapPassword: open(found.sealed.imapPassword), smtpPassword: open(found.sealed.smtpPassword) };
+}

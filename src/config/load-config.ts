@@ -24,6 +24,14 @@ export interface Config {
   readonly schedulerIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly egressAllow: readonly string[];
+  readonly smtpMaxMessageBytes: number;
+  readonly smtpTls: { key: string; cert: string } | null;
+  readonly smtpAuth: { user: string; password: string } | null;
+  readonly mailFloodLimit: number;
+  readonly mailFloodWindowSeconds: number;
+  readonly mailRetryDelaysSeconds: readonly number[];
+  readonly attachmentMaxBytes: number;
+  readonly imapPollSeconds: number;
 }
 
 /** A bad configuration value: the message is one line naming the key, safe to print. */
@@ -113,6 +121,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (secretKey !== null && Buffer.from(secretKey, 'base64').length !== 32) {
     throw new ConfigError('DESKHOOK_SECRET_KEY', 'must be 32 bytes encoded as base64 (generate one with `openssl rand -base64 32`)');
   }
+  const tlsKey = v.DESKHOOK_SMTP_TLS_KEY as string | null;
+  const tlsCert = v.DESKHOOK_SMTP_TLS_CERT as string | null;
+  if ((tlsKey === null) !== (tlsCert === null)) {
+    throw new ConfigError(tlsKey === null ? 'DESKHOOK_SMTP_TLS_KEY' : 'DESKHOOK_SMTP_TLS_CERT', 'STARTTLS needs both DESKHOOK_SMTP_TLS_KEY and DESKHOOK_SMTP_TLS_CERT');
+  }
+  const authUser = v.DESKHOOK_SMTP_AUTH_USER as string | null;
+  const authPassword = v.DESKHOOK_SMTP_AUTH_PASSWORD as string | null;
+  if ((authUser === null) !== (authPassword === null)) {
+    throw new ConfigError(authUser === null ? 'DESKHOOK_SMTP_AUTH_USER' : 'DESKHOOK_SMTP_AUTH_PASSWORD', 'SMTP AUTH needs both a user and a password');
+  }
+  const delays = (v.DESKHOOK_MAIL_RETRY_DELAYS as string[]).map(Number);
+  if (delays.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new ConfigError('DESKHOOK_MAIL_RETRY_DELAYS', 'expected comma-separated whole numbers of seconds, e.g. 60,300,900');
+  }
   const databaseUrl = v.DATABASE_URL as string | null;
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'only postgres:// URLs are supported (leave it unset for the embedded SQLite)');
@@ -138,6 +160,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     schedulerIntervalMs: v.DESKHOOK_SCHEDULER_INTERVAL_MS as number,
     shutdownTimeoutMs: v.DESKHOOK_SHUTDOWN_TIMEOUT_MS as number,
     egressAllow: Object.freeze(v.DESKHOOK_EGRESS_ALLOW as string[]),
+    smtpMaxMessageBytes: v.DESKHOOK_SMTP_MAX_MESSAGE_BYTES as number,
+    smtpTls: tlsKey && tlsCert ? Object.freeze({ key: tlsKey, cert: tlsCert }) : null,
+    smtpAuth: authUser && authPassword ? Object.freeze({ user: authUser, password: authPassword }) : null,
+    mailFloodLimit: v.DESKHOOK_MAIL_FLOOD_LIMIT as number,
+    mailFloodWindowSeconds: v.DESKHOOK_MAIL_FLOOD_WINDOW_SECONDS as number,
+    mailRetryDelaysSeconds: Object.freeze(delays),
+    attachmentMaxBytes: v.DESKHOOK_ATTACHMENT_MAX_BYTES as number,
+    imapPollSeconds: v.DESKHOOK_IMAP_POLL_SECONDS as number,
   };
   return Object.freeze(config);
 }

@@ -11,6 +11,17 @@ export interface AttachmentRef {
   size: number;
 }
 
+/** What deskhook noticed about a message; shown on the ticket and the thread. */
+export interface MessageFlags {
+  /** Why the message counts as automatic (Auto-Submitted, Precedence, a bounce…): never answered automatically, never reopens. */
+  autoReply?: string;
+  /** A delivery-status report: the outbound message it bounces and whether the failure is permanent. */
+  bounce?: { originalMessageId: string | null; status: string | null; permanent: boolean; recipients: string[] };
+  /** The parser could not read everything; the raw message is kept. */
+  parseWarnings?: string[];
+  spam?: boolean;
+}
+
 export interface Conversation {
   id: number;
   ticketId: number;
@@ -31,6 +42,7 @@ export interface Conversation {
   /** Only outbound mail has a delivery status. */
   deliveryStatus: DeliveryStatus | null;
   deliveryError: string | null;
+  flags: MessageFlags;
   createdAt: string;
 }
 

@@ -8,6 +8,8 @@ export type TicketPriority = (typeof TICKET_PRIORITIES)[number];
 export const CHANNELS = ['email', 'portal', 'phone', 'letter', 'system', 'chat', 'walkIn'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
+import type { AttachmentRef, MessageFlags } from './conversation.ts';
+
 export const LEGITIMATION_LEVELS = [0, 10, 20, 30] as const;
 export type LegitimationLevel = (typeof LEGITIMATION_LEVELS)[number];
 
@@ -37,6 +39,10 @@ export interface Ticket {
   lastMessageAt: string | null;
   lastCustomerMessageAt: string | null;
   messageCount: number;
+  /** Message-ID of the email that opened the ticket, for threading replies to it. */
+  messageId: string | null;
+  attachments: AttachmentRef[];
+  flags: MessageFlags;
   /** Optimistic-concurrency counter: bumped by every change. */
   version: number;
 }

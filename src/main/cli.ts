@@ -3,13 +3,17 @@ import { createApiKey, createUser } from '../app/auth/users.ts';
 import { AppError } from '../app/errors.ts';
 import { ConfigError, loadConfig, type Role } from '../config/load-config.ts';
 import { migrateToLatest, openDatabase } from '../adapters/db/dialect.ts';
-import { createContext, databaseTarget } from './context.ts';
+import { createContext, createLogger, databaseTarget } from './context.ts';
 import { serve, VERSION } from './serve.ts';
 
 /** One clear line for the operator instead of a stack trace, for the errors an operator can fix. */
 function fail(err: unknown): never {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
   if (err instanceof ConfigError || err instanceof AppError) {
     process.stderr.write(`deskhook: ${err.message}\n`);
+  } else if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    process.stderr.write(`deskhook: cannot listen on ${e.address ?? ''}:${e.port ?? ''} (${code}); choose another PORT / DESKHOOK_SMTP_PORT or stop what uses it\n`);
   } else {
     process.stderr.write(`deskhook: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   }
@@ -17,7 +21,9 @@ function fail(err: unknown): never {
 }
 
 async function withContext<T>(fn: (ctx: Awaited<ReturnType<typeof createContext>>) => Promise<T>): Promise<T> {
-  const ctx = await createContext(loadConfig(), { logger: undefined });
+  const config = loadConfig();
+  // Commands print their result on stdout; routine log lines would get mixed into it.
+  const ctx = await createContext(config, { logger: createLogger({ ...config, logLevel: 'warn' }) });
   try {
     return await fn(ctx);
   } finally {

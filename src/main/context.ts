@@ -7,6 +7,8 @@ import { systemClock } from '../app/ports/clock.ts';
 import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../adapters/crypto/node-crypto.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle, type DatabaseTarget } from '../adapters/db/dialect.ts';
 import { KyselyStore } from '../adapters/db/kysely-store.ts';
+import { createMailParser } from '../adapters/mail-parse/mailparser-adapter.ts';
+import { NodemailerMailer } from '../adapters/mail-out/nodemailer-mailer.ts';
 import { ConfigError, type Config } from '../config/load-config.ts';
 
 export interface Context {
@@ -67,6 +69,7 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     throw err;
   }
   const store = new KyselyStore(handle);
+  const mailer = new NodemailerMailer();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'deskhook_' });
   const deps: AppDeps = {
@@ -77,6 +80,20 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     hasher: new ScryptHasher(),
     logger,
     auth: { tokenTtlHours: config.tokenTtlHours, loginMaxFailures: config.loginMaxFailures, loginWindowSeconds: config.loginWindowSeconds },
+    mail: {
+      parser: createMailParser({ maxAttachmentBytes: config.attachmentMaxBytes }),
+      mailer,
+      settings: {
+        maxPerSenderPerWindow: config.mailFloodLimit, senderWindowSeconds: config.mailFloodWindowSeconds,
+        retryDelaysSeconds: config.mailRetryDelaysSeconds, maxAttachmentBytes: config.attachmentMaxBytes,
+      },
+    },
   };
-  return { config, logger, handle, deps, registry, close: () => store.close() };
+  return {
+    config, logger, handle, deps, registry,
+    close: async () => {
+      mailer.close();
+      await store.close();
+    },
+  };
 }

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin } from '../app/auth/users.ts';
 import { reopenDueTickets } from '../app/tickets/reopen-due-tickets.ts';
+import { processPendingInbound } from '../app/mail/ingest-inbound.ts';
+import { sendQueuedMail } from '../app/mail/send-outbound.ts';
+import { createSmtpInbound } from '../adapters/smtp/inbound-server.ts';
 import { buildHttpApp } from '../adapters/http/app.ts';
 import type { Config, Role } from '../config/load-config.ts';
 import { createContext, type Context } from './context.ts';
@@ -14,11 +17,14 @@ export interface RunningServer {
   http: FastifyInstance;
   /** The HTTP port actually bound (useful with PORT=0). */
   port: number;
+  /** The SMTP port bound, when this role receives mail. */
+  smtpPort: number | null;
   stop(): Promise<void>;
 }
 
 const runsApi = (role: Role) => role === 'all' || role === 'api';
 const runsWorker = (role: Role) => role === 'all' || role === 'worker';
+const runsSmtp = (role: Role) => role === 'all' || role === 'smtp';
 
 /** Prints the generated admin password once, to the terminal rather than into the JSON log. */
 async function ensureAdmin(context: Context): Promise<void> {
@@ -39,6 +45,7 @@ async function ensureAdmin(context: Context): Promise<void> {
 export async function serve(config: Config, role: Role = config.role): Promise<RunningServer> {
   const context = await createContext(config);
   const { deps, logger } = context;
+  // Before listening: a process that answers /healthz already has its admin.
   await ensureAdmin(context);
 
   const http = await buildHttpApp({
@@ -58,23 +65,58 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
       if (reopened.length) logger.info({ tickets: reopened }, 'reopened pending tickets at dueBy');
     }, logger));
     tickers.push(new Ticker('expire-tokens', 3_600_000, () => deps.store.tokens.deleteExpired(deps.clock.now().toISOString()), logger));
+    tickers.push(new Ticker('ingest-inbound', 1000, async () => {
+      // Drain: keep going while full batches come back.
+      while ((await processPendingInbound(deps)).length > 0) { /* next batch */ }
+    }, logger));
+    tickers.push(new Ticker('send-outbound', 1000, () => sendQueuedMail(deps), logger));
   }
+  const ingest = tickers.find((t) => t.name === 'ingest-inbound');
 
-  await http.listen({ port: config.port, host: config.host });
+  const smtp = runsSmtp(role)
+    ? createSmtpInbound({ deps, maxMessageBytes: config.smtpMaxMessageBytes, tls: config.smtpTls, auth: config.smtpAuth, onAccepted: () => ingest?.kick() })
+    : null;
+
+  // Once shutdown begins, answers close their connection, so a keep-alive client does not hold
+  // the process open until the shutdown timeout.
+  let closing = false;
+  http.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
+  let smtpPort: number | null = null;
+  try {
+    await http.listen({ port: config.port, host: config.host });
+    if (smtp) {
+      await new Promise<void>((resolve, reject) => {
+        smtp.once('error', reject);
+        smtp.listen(config.smtpPort, config.host, () => resolve());
+      });
+      smtp.on('error', (err) => logger.error({ err }, 'SMTP server error'));
+      smtpPort = (smtp.server.address() as { port: number }).port;
+    }
+  } catch (err) {
+    await http.close();
+    await context.close();
+    throw err;
+  }
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   for (const t of tickers) t.start();
-  logger.info({ role, port, database: context.handle.kind }, 'deskhook is up');
+  logger.info({ role, port, smtpPort, database: context.handle.kind }, 'deskhook is up');
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
+      closing = true;
       logger.info('shutting down: no new requests, finishing in-flight work');
       const deadline = setTimeout(() => {
         logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; closing anyway');
         http.server.closeAllConnections();
       }, config.shutdownTimeoutMs);
       deadline.unref();
+      // SMTP first: a message half-received is answered 4xx by the client timing out, never lost.
+      if (smtp) await new Promise<void>((resolve) => smtp.close(() => resolve()));
       await http.close();
       await Promise.all(tickers.map((t) => t.stop()));
       await context.close();
@@ -83,5 +125,5 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
     })();
     return stopping;
   };
-  return { context, http, port, stop };
+  return { context, http, port, smtpPort, stop };
 }

@@ -10,7 +10,7 @@ export class Ticker {
   private stopped = false;
 
   constructor(
-    private readonly name: string,
+    readonly name: string,
     private readonly intervalMs: number,
     private readonly task: () => Promise<unknown>,
     private readonly logger: Logger,
@@ -31,6 +31,13 @@ export class Ticker {
         });
     }, delay);
     this.timer.unref();
+  }
+
+  /** Runs the task as soon as possible (after the current run, if one is in progress). */
+  kick(): void {
+    if (this.stopped || this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(0);
   }
 
   async stop(): Promise<void> {

@@ -6,6 +6,8 @@ import type { Clock } from '../../src/app/ports/clock.ts';
 import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../../src/adapters/crypto/node-crypto.ts';
 import type { DialectKind } from '../../src/adapters/db/dialect.ts';
 import { buildHttpApp } from '../../src/adapters/http/app.ts';
+import { createMailParser } from '../../src/adapters/mail-parse/mailparser-adapter.ts';
+import { NodemailerMailer } from '../../src/adapters/mail-out/nodemailer-mailer.ts';
 import { openTestDatabase, type TestDatabase } from './backends.ts';
 
 /** A clock tests move by hand. */
@@ -52,6 +54,11 @@ export function makeDeps(db: TestDatabase, clock: Clock, overrides: Partial<AppD
     hasher: new ScryptHasher({ N: 1 << 10, r: 8, p: 1, maxmem: 32 * 1024 * 1024 }),
     logger: silentLogger,
     auth: { tokenTtlHours: 12, loginMaxFailures: 5, loginWindowSeconds: 900 },
+    mail: {
+      parser: createMailParser(),
+      mailer: new NodemailerMailer({ allowPlaintext: true, connectionTimeoutMs: 3000 }),
+      settings: { maxPerSenderPerWindow: 30, senderWindowSeconds: 600, retryDelaysSeconds: [60, 300], maxAttachmentBytes: 1_000_000 },
+    },
     ...overrides,
   };
 }

@@ -26,6 +26,8 @@ export interface Capabilities {
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly kind: DialectKind;
+  /** The PostgreSQL schema the tables live in, when not the default search path. */
+  readonly schema?: string;
   readonly capabilities: Capabilities;
   close(): Promise<void>;
 }
@@ -106,13 +108,16 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   return {
     db,
     kind: 'postgres',
+    ...(target.schema ? { schema: target.schema } : {}),
     capabilities: { skipLocked: true, multiProcess: true },
     close: () => db.destroy(),
   };
 }
 
 function migrator(handle: DatabaseHandle): Migrator {
-  return new Migrator({ db: handle.db, provider: new DeskhookMigrations(handle.kind) });
+  // Kysely looks for its bookkeeping tables in every schema; naming ours keeps two deskhook
+  // schemas in one database (as the tests use) from mistaking each other's tables for their own.
+  return new Migrator({ db: handle.db, provider: new DeskhookMigrations(handle.kind), ...(handle.schema ? { migrationTableSchema: handle.schema } : {}) });
 }
 
 /** Applies every pending migration; safe to run from several processes at once. */

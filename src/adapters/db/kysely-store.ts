@@ -4,6 +4,7 @@ import { pendingMigrations, ping, type DatabaseHandle } from './dialect.ts';
 import { EmailAccountRepo, NotificationRepo, SecretRepo } from './repos/accounts.ts';
 import { ActivityRepo, ConversationRepo } from './repos/conversations.ts';
 import { EventRepo } from './repos/events.ts';
+import { AttachmentRepo, ImapCursorRepo, InboundRepo, LeaseRepo } from './repos/mail.ts';
 import { TicketRepo } from './repos/tickets.ts';
 import { LoginThrottleRepo, TokenRepo, UserRepo } from './repos/users.ts';
 import type { Database } from './schema.ts';
@@ -20,6 +21,10 @@ export class KyselyStore implements Store {
   readonly emailAccounts;
   readonly notifications;
   readonly secrets;
+  readonly inbound;
+  readonly attachments;
+  readonly leases;
+  readonly imapCursors;
 
   constructor(
     private readonly handle: DatabaseHandle,
@@ -27,7 +32,7 @@ export class KyselyStore implements Store {
     private readonly inTransaction = false,
   ) {
     this.tickets = new TicketRepo(db);
-    this.conversations = new ConversationRepo(db);
+    this.conversations = new ConversationRepo(db, handle.capabilities);
     this.activity = new ActivityRepo(db);
     this.events = new EventRepo(db);
     this.users = new UserRepo(db);
@@ -36,6 +41,10 @@ export class KyselyStore implements Store {
     this.emailAccounts = new EmailAccountRepo(db);
     this.notifications = new NotificationRepo(db);
     this.secrets = new SecretRepo(db);
+    this.inbound = new InboundRepo(db, handle.capabilities);
+    this.attachments = new AttachmentRepo(db);
+    this.leases = new LeaseRepo(db);
+    this.imapCursors = new ImapCursorRepo(db);
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

@@ -82,6 +82,9 @@ export interface TicketsTable {
   last_customer_message_at: Ts | null;
   message_count: number;
   version: number;
+  message_id: string | null;
+  attachments: Json | null;
+  flags: Json | null;
 }
 
 export interface TicketTagsTable {
@@ -108,6 +111,59 @@ export interface ConversationsTable {
   delivery_status: string | null;
   delivery_error: string | null;
   created_at: Ts;
+  flags: Json | null;
+  delivery_attempts: Generated<number>;
+  next_attempt_at: Ts | null;
+  locked_until: Ts | null;
+}
+
+export interface InboundMessagesTable {
+  id: Generated<number>;
+  email_account_id: number;
+  source: string;
+  source_key: string | null;
+  envelope_from: string | null;
+  envelope_to: Json;
+  raw: Buffer;
+  size: number;
+  sha256: string;
+  received_at: Ts;
+  status: string;
+  attempts: Generated<number>;
+  locked_until: Ts | null;
+  ticket_id: number | null;
+  conversation_id: number | null;
+  outcome: string | null;
+  error: string | null;
+  processed_at: Ts | null;
+}
+
+export interface AttachmentsTable {
+  id: string;
+  ticket_id: number;
+  conversation_id: number | null;
+  name: string;
+  content_type: string;
+  size: number;
+  content_id: string | null;
+  inline: number;
+  sha256: string;
+  content: Buffer | null;
+  created_at: Ts;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: Ts;
+}
+
+export interface ImapCursorsTable {
+  email_account_id: number;
+  folder: string;
+  uid_validity: string;
+  last_uid: number;
+  modified_at: Ts;
 }
 
 export interface ActivityTable {
@@ -161,4 +217,8 @@ export interface Database {
   events: EventsTable;
   notifications: NotificationsTable;
   secrets: SecretsTable;
+  inbound_messages: InboundMessagesTable;
+  attachments: AttachmentsTable;
+  leases: LeasesTable;
+  imap_cursors: ImapCursorsTable;
 }

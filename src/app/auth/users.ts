@@ -60,11 +60,12 @@ export async function updateUser(deps: AppDeps, id: number, fields: { name?: str
 }
 
 /**
- * On a database without users, creates the first admin: with the given password, or with a
- * random one that the caller prints once. Returns null when users exist already.
+ * On a database without an active admin (a first start, even after `user create` made an
+ * agent), creates one: with the given password, or with a random one that the caller prints
+ * once. Returns null when an admin exists already.
  */
 export async function bootstrapAdmin(deps: AppDeps, email: string | null, password: string | null): Promise<{ user: User; generatedPassword: string | null } | null> {
-  if ((await deps.store.users.count()) > 0) return null;
+  if ((await deps.store.users.countAdmins()) > 0) return null;
   const generated = password ? null : deps.ids.token('');
   try {
     const user = await createUser(deps, { email: email ?? 'admin@localhost', name: 'Administrator', role: 'admin', password: password ?? generated! });

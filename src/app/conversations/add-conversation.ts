@@ -1,4 +1,5 @@
 import { htmlToPlain, type Conversation } from '../../domain/conversation.ts';
+import { outboundThreadingHeaders } from '../../domain/mail/threading.ts';
 import { actorUserId, type Actor } from '../../domain/user.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -47,7 +48,15 @@ async function tryAdd(deps: AppDeps, ticketId: number, input: AgentMessageInput,
     if (outbound && ticket.emailAccountId !== null) {
       fromEmail = (await tx.emailAccounts.get(ticket.emailAccountId))?.account.address ?? null;
     }
-    const subject = input.subject ?? (outbound ? (/^re:/i.test(ticket.subject) ? ticket.subject : `Re: ${ticket.subject}`) : '');
+    // Outbound mail gets its Message-ID now, so retries resend the same message and customer
+    // replies from any client thread back (In-Reply-To, References, and the [#id] token).
+    const threading = outbound
+      ? outboundThreadingHeaders({
+        ticketId, domain: fromEmail ?? 'deskhook.invalid', previousMessageIds: await tx.conversations.threadMessageIds(ticketId),
+        subject: input.subject ?? `Re: ${ticket.subject}`, nonce: deps.ids.token(''),
+      })
+      : null;
+    const subject = threading?.subject ?? input.subject ?? '';
     const conversation = await tx.conversations.insert({
       ticketId,
       direction: input.direction,
@@ -59,12 +68,13 @@ async function tryAdd(deps: AppDeps, ticketId: number, input: AgentMessageInput,
       body: input.body,
       bodyPlain: input.bodyPlain ?? (looksLikeHtml(input.body) ? htmlToPlain(input.body) : input.body),
       attachments: [],
-      messageId: null,
-      inReplyTo: null,
-      references: [],
+      messageId: threading?.messageId ?? null,
+      inReplyTo: threading?.inReplyTo ?? null,
+      references: threading?.references ?? [],
       agentId: actorUserId(actor),
       deliveryStatus: outbound ? 'queued' : null,
       deliveryError: null,
+      flags: {},
       createdAt: now,
     });
     const saved = await tx.tickets.save({ ...ticket, lastMessageAt: now, messageCount: ticket.messageCount + 1, modifiedAt: now }, ticket.version);

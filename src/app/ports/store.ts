@@ -53,6 +53,88 @@ export interface ConversationStore {
   get(id: number): Promise<Conversation | null>;
   listByTicket(ticketId: number, page: PageRequest): Promise<Page<Conversation>>;
   setDelivery(id: number, status: DeliveryStatus, error: string | null): Promise<void>;
+  /** The ticket each known Message-ID belongs to (the opening email or any conversation). */
+  ticketsByMessageId(messageIds: string[]): Promise<Map<string, number>>;
+  /** Every address that takes part in each ticket: the customer, inbound senders, outbound recipients. */
+  participants(ticketIds: number[]): Promise<Map<number, string[]>>;
+  /** Message-IDs of a ticket's thread, oldest first (for References). */
+  threadMessageIds(ticketId: number): Promise<string[]>;
+  getByMessageId(messageId: string): Promise<Conversation | null>;
+  setAttachments(id: number, attachments: Conversation['attachments']): Promise<void>;
+  deliveryAttempts(id: number): Promise<number | null>;
+  /** Queued outbound mail due for a (re)try, leased until `lockUntil` so only one sender takes it. */
+  claimOutbound(now: string, lockUntil: string, limit: number): Promise<Conversation[]>;
+  recordDelivery(id: number, outcome: { status: DeliveryStatus; error: string | null; attempts: number; nextAttemptAt: string | null }): Promise<void>;
+}
+
+export type InboundStatus = 'received' | 'processed' | 'failed';
+
+export interface InboundRecord {
+  id: number;
+  emailAccountId: number;
+  source: 'smtp' | 'imap';
+  /** Deduplicates re-deliveries of one source message (IMAP: folder, UIDVALIDITY and UID). */
+  sourceKey: string | null;
+  envelopeFrom: string | null;
+  envelopeTo: string[];
+  raw: Buffer;
+  size: number;
+  sha256: string;
+  receivedAt: string;
+  status: InboundStatus;
+  attempts: number;
+  ticketId: number | null;
+  conversationId: number | null;
+  outcome: string | null;
+  error: string | null;
+}
+
+export interface InboundStore {
+  /** Stores a raw message (and its SHA-256); `duplicate` when its sourceKey was stored before (nothing written then). */
+  insert(message: Omit<InboundRecord, 'id' | 'sha256' | 'status' | 'attempts' | 'ticketId' | 'conversationId' | 'outcome' | 'error'>): Promise<{ id: number; duplicate: boolean }>;
+  get(id: number): Promise<InboundRecord | null>;
+  /** Received messages not leased by another worker, oldest first, leased until `lockUntil`. */
+  claim(now: string, lockUntil: string, limit: number): Promise<InboundRecord[]>;
+  complete(id: number, result: { ticketId: number | null; conversationId: number | null; outcome: string; at: string }): Promise<void>;
+  fail(id: number, error: string, final: boolean): Promise<void>;
+  countFromSender(emailAccountId: number, sender: string, since: string): Promise<number>;
+}
+
+export interface StoredAttachment {
+  id: string;
+  ticketId: number;
+  conversationId: number | null;
+  name: string;
+  contentType: string;
+  size: number;
+  contentId: string | null;
+  inline: boolean;
+  sha256: string;
+  /** null when the attachment was over the size cap: listed, not kept. */
+  content: Buffer | null;
+  createdAt: string;
+}
+
+export interface AttachmentStore {
+  insert(attachments: StoredAttachment[]): Promise<void>;
+  get(id: string): Promise<StoredAttachment | null>;
+}
+
+export interface LeaseStore {
+  /** Takes or renews the named lease if it is free, expired or already ours. */
+  acquire(name: string, holder: string, expiresAt: string, now: string): Promise<boolean>;
+  release(name: string, holder: string): Promise<void>;
+}
+
+export interface ImapCursor {
+  folder: string;
+  uidValidity: string;
+  lastUid: number;
+}
+
+export interface ImapCursorStore {
+  get(emailAccountId: number): Promise<ImapCursor | null>;
+  set(emailAccountId: number, cursor: ImapCursor, at: string): Promise<void>;
 }
 
 export interface ActivityStore {
@@ -161,6 +243,10 @@ export interface Store {
   readonly emailAccounts: EmailAccountStore;
   readonly notifications: NotificationStore;
   readonly secrets: SecretStore;
+  readonly inbound: InboundStore;
+  readonly attachments: AttachmentStore;
+  readonly leases: LeaseStore;
+  readonly imapCursors: ImapCursorStore;
   /** Runs `fn` in one transaction; inside a transaction, runs it in the same one. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** True when the database answers and every migration is applied. */

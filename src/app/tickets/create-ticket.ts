@@ -3,7 +3,7 @@ import { htmlToPlain } from '../../domain/conversation.ts';
 import { actorUserId, type Actor } from '../../domain/user.ts';
 import type { AppDeps } from '../deps.ts';
 import { publish } from '../record-change.ts';
-import { DuplicateKeyError } from '../ports/store.ts';
+import { DuplicateKeyError, type Store } from '../ports/store.ts';
 import { asAppError, checkReferences } from './ticket-input.ts';
 import { updateTicket } from './update-ticket.ts';
 
@@ -44,8 +44,8 @@ async function updateExisting(deps: AppDeps, id: number, input: CreateTicketInpu
   return (await updateTicket(deps, id, patch, actor)).ticket;
 }
 
-async function insert(deps: AppDeps, input: CreateTicketInput, actor: Actor): Promise<Ticket> {
-  const now = deps.clock.now();
+/** The ticket a create would write, with the domain rules applied; nothing stored yet. */
+export function draftTicket(input: CreateTicketInput, now: Date, extra: Pick<Ticket, 'messageId' | 'attachments' | 'flags'> = { messageId: null, attachments: [], flags: {} }): Ticket {
   const at = now.toISOString();
   const body = input.body ?? input.bodyPlain ?? '';
   const blank: Ticket = {
@@ -54,19 +54,25 @@ async function insert(deps: AppDeps, input: CreateTicketInput, actor: Actor): Pr
     body, bodyPlain: input.bodyPlain ?? (/<[a-z][\s\S]*>/i.test(body) ? htmlToPlain(body) : body),
     status: 'open', priority: 'medium', dueBy: null, firstResponseDueBy: null, agentId: null, tags: [],
     contractId: null, customerId: null, legitimationLevel: 0, createdAt: at, modifiedAt: at, closedAt: null,
-    lastMessageAt: at, lastCustomerMessageAt: null, messageCount: 1, version: 0,
+    lastMessageAt: at, lastCustomerMessageAt: null, messageCount: 1, ...extra, version: 0,
   };
-  let draft: Ticket;
   try {
-    draft = applyTicketPatch(blank, { ...input, tags: normaliseTags(input.tags ?? []) }, now).ticket;
+    return applyTicketPatch(blank, { ...input, tags: normaliseTags(input.tags ?? []) }, now).ticket;
   } catch (err) {
     throw asAppError(err);
   }
-  return deps.store.transaction(async (tx) => {
-    const { id: _id, version: _v, ...row } = draft;
-    const ticket = await tx.tickets.insert(row);
-    await tx.activity.add([{ ticketId: ticket.id, field: 'ticket', from: null, to: 'created', actor, at, meta: { channel: ticket.channel } }]);
-    await publish(tx, deps, [{ type: 'TicketCreated', ticketId: ticket.id, userId: actorUserId(actor), data: { ticketId: ticket.id, ticket } }]);
-    return ticket;
-  });
+}
+
+/** Writes a drafted ticket with its activity line and TicketCreated event, in the caller's transaction. */
+export async function insertTicket(tx: Store, deps: Pick<AppDeps, 'ids' | 'clock'>, draft: Ticket, actor: Actor): Promise<Ticket> {
+  const { id: _id, version: _v, ...row } = draft;
+  const ticket = await tx.tickets.insert(row);
+  await tx.activity.add([{ ticketId: ticket.id, field: 'ticket', from: null, to: 'created', actor, at: ticket.createdAt, meta: { channel: ticket.channel } }]);
+  await publish(tx, deps, [{ type: 'TicketCreated', ticketId: ticket.id, userId: actorUserId(actor), data: { ticketId: ticket.id, ticket } }]);
+  return ticket;
+}
+
+async function insert(deps: AppDeps, input: CreateTicketInput, actor: Actor): Promise<Ticket> {
+  const draft = draftTicket(input, deps.clock.now());
+  return deps.store.transaction((tx) => insertTicket(tx, deps, draft, actor));
 }

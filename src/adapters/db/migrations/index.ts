@@ -1,12 +1,14 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DialectKind } from '../dialect.ts';
 import * as core from './0001-core.ts';
+import * as mail from './0002-mail.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
 /** In order; names are never changed once released, since databases record them. */
 const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001-core': core,
+  '0002-mail': mail,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

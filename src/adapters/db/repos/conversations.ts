@@ -1,9 +1,10 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { ActivityStore, ConversationStore, NewConversation, Page, PageRequest } from '../../../app/ports/store.ts';
 import type { ActivityEntry, NewActivity } from '../../../domain/activity.ts';
-import type { AttachmentRef, Conversation, DeliveryStatus, Direction } from '../../../domain/conversation.ts';
+import type { AttachmentRef, Conversation, DeliveryStatus, Direction, MessageFlags } from '../../../domain/conversation.ts';
 import type { Actor } from '../../../domain/user.ts';
 import type { ConversationsTable, Database } from '../schema.ts';
+import type { Capabilities } from '../dialect.ts';
 import { cursorAfter, pageOf } from './paging.ts';
 import { bool, flag, iso, json, jsonOrNull, toJson } from '../values.ts';
 
@@ -26,12 +27,13 @@ function toConversation(r: Selectable<ConversationsTable>): Conversation {
     agentId: r.agent_id,
     deliveryStatus: r.delivery_status as DeliveryStatus | null,
     deliveryError: r.delivery_error,
+    flags: jsonOrNull<MessageFlags>(r.flags) ?? {},
     createdAt: iso(r.created_at),
   };
 }
 
 export class ConversationRepo implements ConversationStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly caps: Capabilities) {}
 
   async insert(c: NewConversation): Promise<Conversation> {
     const row = await this.db
@@ -53,6 +55,8 @@ export class ConversationRepo implements ConversationStore {
         agent_id: c.agentId,
         delivery_status: c.deliveryStatus,
         delivery_error: c.deliveryError,
+        flags: toJson(c.flags),
+        next_attempt_at: c.deliveryStatus === 'queued' ? c.createdAt : null,
         created_at: c.createdAt,
       })
       .returningAll()
@@ -74,7 +78,77 @@ export class ConversationRepo implements ConversationStore {
   }
 
   async setDelivery(id: number, status: DeliveryStatus, error: string | null): Promise<void> {
-    await this.db.updateTable('conversations').set({ delivery_status: status, delivery_error: error }).where('id', '=', id).execute();
+    await this.db.updateTable('conversations').set({ delivery_status: status, delivery_error: error, next_attempt_at: null, locked_until: null }).where('id', '=', id).execute();
+  }
+
+  async ticketsByMessageId(messageIds: string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    if (!messageIds.length) return found;
+    const tickets = await this.db.selectFrom('tickets').select(['id', 'message_id']).where('message_id', 'in', messageIds).execute();
+    for (const t of tickets) found.set(t.message_id!, t.id);
+    const convs = await this.db.selectFrom('conversations').select(['ticket_id', 'message_id']).where('message_id', 'in', messageIds).execute();
+    for (const c of convs) if (!found.has(c.message_id!)) found.set(c.message_id!, c.ticket_id);
+    return found;
+  }
+
+  async participants(ticketIds: number[]): Promise<Map<number, string[]>> {
+    const out = new Map<number, Set<string>>();
+    if (!ticketIds.length) return new Map();
+    const add = (id: number, address: string | null) => {
+      if (!address) return;
+      if (!out.has(id)) out.set(id, new Set());
+      out.get(id)!.add(address.trim().toLowerCase());
+    };
+    const tickets = await this.db.selectFrom('tickets').select(['id', 'from_email']).where('id', 'in', ticketIds).execute();
+    for (const t of tickets) {
+      add(t.id, t.from_email);
+      if (!out.has(t.id)) out.set(t.id, new Set());
+    }
+    const convs = await this.db.selectFrom('conversations').select(['ticket_id', 'direction', 'from_email', 'to_emails', 'cc_emails'])
+      .where('ticket_id', 'in', ticketIds).where('direction', 'in', ['in', 'out']).execute();
+    for (const c of convs) {
+      if (c.direction === 'in') add(c.ticket_id, c.from_email);
+      else for (const a of [...json<string[]>(c.to_emails), ...json<string[]>(c.cc_emails)]) add(c.ticket_id, a);
+    }
+    return new Map([...out].map(([id, set]) => [id, [...set]]));
+  }
+
+  async threadMessageIds(ticketId: number): Promise<string[]> {
+    const ticket = await this.db.selectFrom('tickets').select('message_id').where('id', '=', ticketId).executeTakeFirst();
+    const convs = await this.db.selectFrom('conversations').select('message_id').where('ticket_id', '=', ticketId)
+      .where('message_id', 'is not', null).where('direction', 'in', ['in', 'out']).orderBy('id').execute();
+    return [ticket?.message_id ?? null, ...convs.map((c) => c.message_id)].filter((x): x is string => !!x);
+  }
+
+  async getByMessageId(messageId: string): Promise<Conversation | null> {
+    const row = await this.db.selectFrom('conversations').selectAll().where('message_id', '=', messageId).orderBy('id').executeTakeFirst();
+    return row ? toConversation(row) : null;
+  }
+
+  async setAttachments(id: number, attachments: AttachmentRef[]): Promise<void> {
+    await this.db.updateTable('conversations').set({ attachments: toJson(attachments) }).where('id', '=', id).execute();
+  }
+
+  async deliveryAttempts(id: number): Promise<number | null> {
+    const r = await this.db.selectFrom('conversations').select('delivery_attempts').where('id', '=', id).executeTakeFirst();
+    return r ? r.delivery_attempts : null;
+  }
+
+  async claimOutbound(now: string, lockUntil: string, limit: number): Promise<Conversation[]> {
+    let pick = this.db.selectFrom('conversations').select('id')
+      .where('delivery_status', '=', 'queued')
+      .where('next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+      .orderBy('next_attempt_at').limit(limit);
+    if (this.caps.skipLocked) pick = pick.forUpdate().skipLocked();
+    const rows = await this.db.updateTable('conversations').set({ locked_until: lockUntil }).where('id', 'in', pick).returningAll().execute();
+    return rows.map(toConversation).sort((a, b) => a.id - b.id);
+  }
+
+  async recordDelivery(id: number, o: { status: DeliveryStatus; error: string | null; attempts: number; nextAttemptAt: string | null }): Promise<void> {
+    await this.db.updateTable('conversations')
+      .set({ delivery_status: o.status, delivery_error: o.error, delivery_attempts: o.attempts, next_attempt_at: o.nextAttemptAt, locked_until: null })
+      .where('id', '=', id).execute();
   }
 }
 

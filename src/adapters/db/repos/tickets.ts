@@ -3,7 +3,8 @@ import type { NewTicket, Page, PageRequest, TicketFilter, TicketStore } from '..
 import type { Channel, LegitimationLevel, Ticket, TicketPriority, TicketStatus } from '../../../domain/ticket.ts';
 import type { Database, TicketsTable } from '../schema.ts';
 import { cursorAfter, pageOf } from './paging.ts';
-import { iso, isoOrNull, json, likePattern, toJson, uniquely } from '../values.ts';
+import { iso, isoOrNull, json, jsonOrNull, likePattern, toJson, uniquely } from '../values.ts';
+import type { AttachmentRef, MessageFlags } from '../../../domain/conversation.ts';
 
 function toTicket(r: Selectable<TicketsTable>): Ticket {
   return {
@@ -32,6 +33,9 @@ function toTicket(r: Selectable<TicketsTable>): Ticket {
     lastMessageAt: isoOrNull(r.last_message_at),
     lastCustomerMessageAt: isoOrNull(r.last_customer_message_at),
     messageCount: r.message_count,
+    messageId: r.message_id,
+    attachments: jsonOrNull<AttachmentRef[]>(r.attachments) ?? [],
+    flags: jsonOrNull<MessageFlags>(r.flags) ?? {},
     version: r.version,
   };
 }
@@ -62,6 +66,9 @@ function toRow(t: NewTicket) {
     last_message_at: t.lastMessageAt,
     last_customer_message_at: t.lastCustomerMessageAt,
     message_count: t.messageCount,
+    message_id: t.messageId,
+    attachments: toJson(t.attachments),
+    flags: toJson(t.flags),
   };
 }
 

@@ -1,0 +1,166 @@
+import type { AttachmentRef, MessageFlags } from '../../domain/conversation.ts';
+import type { InboundEmail } from '../../domain/mail/inbound-email.ts';
+import { decideThread, threadLookupKeys } from '../../domain/mail/threading.ts';
+import { applyTicketPatch, reopensOnCustomerReply, type Ticket } from '../../domain/ticket.ts';
+import type { Actor } from '../../domain/user.ts';
+import type { AppDeps } from '../deps.ts';
+import { publish, recordTicketChange } from '../record-change.ts';
+import type { InboundRecord, Store, StoredAttachment } from '../ports/store.ts';
+import { draftTicket, insertTicket } from '../tickets/create-ticket.ts';
+import { notify } from '../notifications.ts';
+
+export type IngestOutcome = 'new_ticket' | 'reply' | 'duplicate' | 'bounce' | 'orphan_bounce';
+
+export interface IngestResult {
+  outcome: IngestOutcome;
+  ticketId: number | null;
+  conversationId: number | null;
+}
+
+const CUSTOMER: Actor = { type: 'system', reason: 'inbound email' };
+const MAX_ATTEMPTS = 5;
+
+function flagsOf(email: InboundEmail): MessageFlags {
+  const flags: MessageFlags = {};
+  if (email.autoReply.auto) flags.autoReply = email.autoReply.reason ?? 'automatic message';
+  if (email.bounce) flags.bounce = { originalMessageId: email.bounce.originalMessageId, status: email.bounce.status, permanent: email.bounce.permanent, recipients: email.bounce.recipients };
+  if (email.parseWarnings.length) flags.parseWarnings = email.parseWarnings;
+  return flags;
+}
+
+function attachmentsOf(deps: AppDeps, email: InboundEmail, ticketId: number, conversationId: number | null, at: string): { rows: StoredAttachment[]; refs: AttachmentRef[] } {
+  const rows = email.attachments.map((a) => ({
+    id: deps.ids.token('att_'),
+    ticketId, conversationId,
+    name: a.filename, contentType: a.contentType, size: a.size, contentId: a.contentId, inline: a.inline, sha256: a.checksum,
+    content: a.content && a.size <= deps.mail.settings.maxAttachmentBytes ? Buffer.from(a.content) : null,
+    createdAt: at,
+  }));
+  return { rows, refs: rows.map((r) => ({ id: r.id, name: r.name, contentType: r.contentType, size: r.size })) };
+}
+
+/**
+ * Turns one stored raw message into a ticket or a conversation: parse, thread, then write the
+ * ticket or reply, its attachments, the activity and events, and mark the message processed, all
+ * in one transaction. A customer reply reopens a closed, resolved or pending ticket; automatic
+ * mail (auto-replies, bounces, lists) never does.
+ */
+export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promise<IngestResult> {
+  const email = await deps.mail.parser.parse(record.raw);
+  const keys = threadLookupKeys(email);
+  const own = email.messageId ? [email.messageId] : [];
+  const known = await deps.store.conversations.ticketsByMessageId([...own, ...keys.messageIds]);
+  const participants = await deps.store.conversations.participants(keys.subjectTicketIds);
+  const now = deps.clock.now();
+  const at = now.toISOString();
+  const flags = flagsOf(email);
+  const auto = email.autoReply.auto;
+
+  // The same message delivered twice (a retried SMTP session, Cc to two of our addresses).
+  const seen = email.messageId ? known.get(email.messageId) : undefined;
+  if (seen !== undefined) {
+    return finish(deps, record, { outcome: 'duplicate', ticketId: seen, conversationId: null });
+  }
+
+  let decision = decideThread(email, { knownMessages: known, participants });
+  let bouncedConversation = null;
+  if (email.bounce?.originalMessageId) {
+    bouncedConversation = await deps.store.conversations.getByMessageId(email.bounce.originalMessageId);
+    if (bouncedConversation) decision = { kind: 'reply', ticketId: bouncedConversation.ticketId, via: 'in-reply-to' };
+  }
+
+  const result = await deps.store.transaction(async (tx): Promise<IngestResult> => {
+    if (decision.kind === 'new') {
+      const draft = draftTicket({
+        subject: email.subject || '(no subject)',
+        emailAccountId: record.emailAccountId,
+        channel: 'email',
+        from: email.from?.address ?? record.envelopeFrom,
+        fromName: email.from?.name || null,
+        to: email.to.map((a) => a.address),
+        body: email.bodyHtml ?? email.bodyPlain,
+        bodyPlain: email.bodyPlain,
+        tags: auto ? [email.bounce ? 'bounce' : 'auto-reply'] : [],
+      }, now, { messageId: email.messageId, attachments: [], flags });
+      const ticket = await insertTicket(tx, deps, { ...draft, lastCustomerMessageAt: auto ? null : at }, CUSTOMER);
+      const { rows, refs } = attachmentsOf(deps, email, ticket.id, null, at);
+      await tx.attachments.insert(rows);
+      if (refs.length) await tx.tickets.save({ ...ticket, attachments: refs }, ticket.version);
+      return { outcome: email.bounce ? 'orphan_bounce' : 'new_ticket', ticketId: ticket.id, conversationId: null };
+    }
+    const ticket = await tx.tickets.get(decision.ticketId);
+    if (!ticket) throw new Error(`ticket ${decision.ticketId} vanished while threading`);
+    const conversation = await tx.conversations.insert({
+      ticketId: ticket.id, direction: 'in', private: false,
+      fromEmail: email.from?.address ?? record.envelopeFrom, toEmail: email.to.map((a) => a.address), ccEmails: email.cc.map((a) => a.address),
+      subject: email.subject, body: email.bodyHtml ?? email.bodyPlain, bodyPlain: email.bodyPlain, attachments: [],
+      messageId: email.messageId, inReplyTo: email.inReplyTo, references: email.references, agentId: null,
+      deliveryStatus: null, deliveryError: null, flags, createdAt: at,
+    });
+    const { rows, refs } = attachmentsOf(deps, email, ticket.id, conversation.id, at);
+    await tx.attachments.insert(rows);
+    if (refs.length) await tx.conversations.setAttachments(conversation.id, refs);
+    await tx.activity.add([{ ticketId: ticket.id, field: 'conversation', from: null, to: conversation.id, actor: CUSTOMER, at, meta: { direction: 'in', ...(auto ? { autoReply: flags.autoReply } : {}) } }]);
+    await publish(tx, deps, [{
+      type: 'TicketResponse', ticketId: ticket.id, userId: null,
+      data: { ticketId: ticket.id, conversationId: conversation.id, automatic: auto, conversation: { ...conversation, attachments: refs } },
+    }]);
+    await touchTicket(tx, deps, ticket, { auto, at, now });
+    if (bouncedConversation && email.bounce?.permanent) {
+      const reason = `bounced: ${email.bounce.status ?? 'permanent failure'} for ${email.bounce.recipients.join(', ') || 'the recipient'}`;
+      await tx.conversations.setDelivery(bouncedConversation.id, 'failed', reason);
+      await publish(tx, deps, [{ type: 'EmailFailed', ticketId: ticket.id, userId: bouncedConversation.agentId, data: { ticketId: ticket.id, conversationId: bouncedConversation.id, error: reason, bounce: flags.bounce } }]);
+    }
+    return { outcome: bouncedConversation ? 'bounce' : 'reply', ticketId: ticket.id, conversationId: conversation.id };
+  });
+
+  if (bouncedConversation?.agentId && email.bounce?.permanent) {
+    await notify(deps, [bouncedConversation.agentId], {
+      kind: 'email_failed', ticketId: bouncedConversation.ticketId, link: `/tickets/${bouncedConversation.ticketId}`,
+      message: `your email on ticket ${bouncedConversation.ticketId} bounced: ${email.bounce.status ?? 'permanent failure'}`,
+    });
+  }
+  return finish(deps, record, result);
+}
+
+/** Counters and timestamps of a reply; a customer's (not an automatic) reply reopens the ticket. */
+async function touchTicket(tx: Store, deps: AppDeps, ticket: Ticket, o: { auto: boolean; at: string; now: Date }): Promise<void> {
+  let next: Ticket = { ...ticket, lastMessageAt: o.at, messageCount: ticket.messageCount + 1, modifiedAt: o.at };
+  if (!o.auto) next.lastCustomerMessageAt = o.at;
+  const reopen = !o.auto && reopensOnCustomerReply(ticket.status);
+  let diff = null;
+  if (reopen) {
+    const applied = applyTicketPatch(next, { status: 'open' }, o.now);
+    next = applied.ticket;
+    diff = applied.diff;
+  }
+  // Inside the transaction the row is ours; a lost race means a concurrent agent change, so retry the message.
+  if (!(await tx.tickets.save(next, ticket.version))) throw new Error(`ticket ${ticket.id} changed during ingestion; will retry`);
+  if (diff) await recordTicketChange(tx, deps, next, diff, { type: 'system', reason: 'customer replied' }, { reopenedByCustomerReply: true });
+}
+
+async function finish(deps: AppDeps, record: InboundRecord, result: IngestResult): Promise<IngestResult> {
+  await deps.store.inbound.complete(record.id, { ...result, at: deps.clock.now().toISOString() });
+  return result;
+}
+
+/**
+ * Processes stored messages not yet turned into tickets. Any number of workers may run it: each
+ * message is leased by one. A message that keeps failing is marked failed after five attempts,
+ * kept with its error, and can be processed again by an admin.
+ */
+export async function processPendingInbound(deps: AppDeps, limit = 20): Promise<IngestResult[]> {
+  const now = deps.clock.now();
+  const claimed = await deps.store.inbound.claim(now.toISOString(), new Date(now.getTime() + 60_000).toISOString(), limit);
+  const results: IngestResult[] = [];
+  for (const record of claimed) {
+    try {
+      results.push(await ingestInbound(deps, record));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      deps.logger.error({ err, inboundId: record.id }, 'ingesting an inbound email failed');
+      await deps.store.inbound.fail(record.id, message, record.attempts >= MAX_ATTEMPTS);
+    }
+  }
+  return results;
+}
