@@ -4,8 +4,9 @@
  */
 import { writeResults, type Benchmark } from './harness.ts';
 import { apiPatchVsBare } from './figures/api-patch-vs-bare.ts';
+import { smtpIngestVsDiscard } from './figures/smtp-ingest-vs-discard.ts';
 
-const ALL: Benchmark[] = [apiPatchVsBare];
+const ALL: Benchmark[] = [apiPatchVsBare, smtpIngestVsDiscard];
 
 const wanted = process.argv.slice(2);
 const chosen = wanted.length ? ALL.filter((b) => wanted.includes(b.name)) : ALL;

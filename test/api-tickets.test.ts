@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { acceptInbound } from '../src/app/mail/accept-inbound.ts';
+import { processPendingInbound } from '../src/app/mail/ingest-inbound.ts';
 import { BACKENDS } from './support/backends.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
@@ -147,6 +149,27 @@ describe.each(BACKENDS)('tickets API on %s', (kind) => {
     expect(after.messageCount).toBe(3);
     const events = (await t.api('GET', `/api/v1/events?ticketId=${ticket.id}&type=ConversationCreated`)).json().items;
     expect(events.map((e: { data: { direction: string } }) => e.data.direction)).toEqual(['internal', 'out']);
+  });
+
+  it('shows an inbound email\'s attachments and serves them as downloads only', async () => {
+    const account = (await t.api('POST', '/api/v1/email-accounts', { name: 'S', address: 'support@example.com', inbound: { type: 'smtp' } })).json();
+    const raw = Buffer.from([
+      'From: Erika <erika@example.com>', 'To: support@example.com', 'Subject: Foto', 'Message-ID: <foto@example.com>', 'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="X"', '', '--X', 'Content-Type: text/plain; charset=utf-8', '', 'Anbei das Foto.', '',
+      '--X', 'Content-Type: text/html; name="x.html"', 'Content-Disposition: attachment; filename="x.html"', 'Content-Transfer-Encoding: base64', '',
+      Buffer.from('<script>alert(1)</script>').toString('base64'), '--X--', '',
+    ].join('\r\n'));
+    await acceptInbound(t.deps, { emailAccountId: account.id, source: 'smtp', sourceKey: null, envelopeFrom: 'erika@example.com', envelopeTo: ['support@example.com'], raw });
+    await processPendingInbound(t.deps);
+    const ticket = (await t.api('GET', '/api/v1/tickets', undefined, t.agentToken)).json().items[0];
+    expect(ticket).toMatchObject({ subject: 'Foto', messageId: 'foto@example.com', attachments: [{ name: 'x.html', contentType: 'text/html', size: 25 }], flags: {} });
+    const download = await t.api('GET', `/api/v1/attachments/${ticket.attachments[0].id}`, undefined, t.agentToken);
+    expect(download.statusCode).toBe(200);
+    expect(download.headers['content-type']).toBe('application/octet-stream');
+    expect(download.headers['content-disposition']).toBe("attachment; filename*=UTF-8''x.html");
+    expect(download.body).toBe('<script>alert(1)</script>');
+    expect((await t.api('GET', '/api/v1/attachments/att_doesnotexist', undefined, t.agentToken)).statusCode).toBe(404);
+    expect((await t.api('GET', `/api/v1/attachments/${ticket.attachments[0].id}`, undefined, null)).statusCode).toBe(401);
   });
 
   it('answers 404 problem+json for unknown tickets', async () => {

@@ -1,21 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { createUser } from '../../src/app/auth/users.ts';
 import { login } from '../../src/app/auth/login.ts';
 import { createTicket } from '../../src/app/tickets/create-ticket.ts';
-import { systemClock } from '../../src/app/ports/clock.ts';
-import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../../src/adapters/crypto/node-crypto.ts';
-import { migrateToLatest, openDatabase } from '../../src/adapters/db/dialect.ts';
-import { KyselyStore } from '../../src/adapters/db/kysely-store.ts';
 import { buildHttpApp } from '../../src/adapters/http/app.ts';
-import { createMailParser } from '../../src/adapters/mail-parse/mailparser-adapter.ts';
-import { NodemailerMailer } from '../../src/adapters/mail-out/nodemailer-mailer.ts';
 import { load, type Benchmark } from '../harness.ts';
-
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
+import { benchDeps } from '../support.ts';
 
 /**
  * Ticket PATCH requests/s (auth, validation, optimistic write, activity and outbox event in one
@@ -25,17 +15,7 @@ export const apiPatchVsBare: Benchmark = {
   name: 'api_patch_vs_bare',
   target: 'informative (the cost of a durable, audited change)',
   async run() {
-    const dir = mkdtempSync(join(tmpdir(), 'deskhook-bench-'));
-    const handle = openDatabase({ kind: 'sqlite', path: join(dir, 'bench.sqlite') });
-    await migrateToLatest(handle);
-    const deps = {
-      store: new KyselyStore(handle), clock: systemClock, ids: nodeIds, secretBox: new AesGcmSecretBox(generateSecretKey()),
-      hasher: new ScryptHasher(), logger: silent, auth: { tokenTtlHours: 1, loginMaxFailures: 10, loginWindowSeconds: 60 },
-      mail: {
-        parser: createMailParser(), mailer: new NodemailerMailer(),
-        settings: { maxPerSenderPerWindow: 1e6, senderWindowSeconds: 60, retryDelaysSeconds: [60], maxAttachmentBytes: 1 << 20 },
-      },
-    };
+    const { deps, close } = await benchDeps();
     await createUser(deps, { email: 'bench@example.com', name: 'Bench', role: 'agent', password: 'bench password' });
     const { token } = await login(deps, 'bench@example.com', 'bench password', '127.0.0.1');
     const { ticket } = await createTicket(deps, { subject: 'bench' }, { type: 'system', reason: 'bench' });
@@ -58,8 +38,7 @@ export const apiPatchVsBare: Benchmark = {
     const base = await load({ ...common, url: `http://127.0.0.1:${barePort}/x`, requests: [{ setupRequest: (r) => ({ ...r, body: body() }) }] });
     await app.close();
     await bare.close();
-    await handle.close();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
     if (patch.errors || patch.non2xx) throw new Error(`PATCH load had ${patch.errors} errors and ${patch.non2xx} non-2xx answers`);
     return {
       value: patch.requestsPerSecond / base.requestsPerSecond,

@@ -37,6 +37,15 @@ export const pageOf = <T extends TSchema>(item: T) => Type.Object({ items: Type.
 export const Status = Enum(TICKET_STATUSES);
 export const Priority = Enum(TICKET_PRIORITIES);
 
+export const Attachment = Type.Object({ id: Type.String(), name: Type.String(), contentType: Type.String(), size: Type.Integer() });
+
+export const MessageFlags = Type.Object({
+  autoReply: Type.Optional(Type.String({ description: 'Why the message counts as automatic; it never reopens a ticket and is never answered automatically.' })),
+  bounce: Type.Optional(Type.Object({ originalMessageId: Nullable(Type.String()), status: Nullable(Type.String()), permanent: Type.Boolean(), recipients: Type.Array(Type.String()) })),
+  parseWarnings: Type.Optional(Type.Array(Type.String())),
+  spam: Type.Optional(Type.Boolean()),
+});
+
 export const Ticket = Type.Object({
   id: Type.Integer(),
   externalTicketId: Nullable(Type.String()),
@@ -63,6 +72,9 @@ export const Ticket = Type.Object({
   lastMessageAt: Nullable(DateTime),
   lastCustomerMessageAt: Nullable(DateTime),
   messageCount: Type.Integer(),
+  messageId: Nullable(Type.String({ description: 'Message-ID of the email that opened the ticket.' })),
+  attachments: Type.Array(Attachment, { description: 'Attachments of the email that opened the ticket.' }),
+  flags: MessageFlags,
 });
 
 /** Every property of PRODUCT §2 a client may change. */
@@ -83,8 +95,6 @@ export const TicketPatchFields = {
 };
 export const TicketPatch = Type.Object(TicketPatchFields, { ...Closed, minProperties: 1 });
 
-export const Attachment = Type.Object({ id: Type.String(), name: Type.String(), contentType: Type.String(), size: Type.Integer() });
-
 export const Conversation = Type.Object({
   id: Type.Integer(),
   ticketId: Type.Integer(),
@@ -103,6 +113,7 @@ export const Conversation = Type.Object({
   agentId: Nullable(Type.Integer()),
   deliveryStatus: Nullable(Enum(DELIVERY_STATUSES)),
   deliveryError: Nullable(Type.String()),
+  flags: MessageFlags,
   createdAt: DateTime,
 });
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { addAgentMessage } from '../../../app/conversations/add-conversation.ts';
 import type { AppDeps } from '../../../app/deps.ts';
-import { notFound } from '../../../app/errors.ts';
+import { AppError, notFound } from '../../../app/errors.ts';
 import type { TicketFilter } from '../../../app/ports/store.ts';
 import { createTicket } from '../../../app/tickets/create-ticket.ts';
 import { updateTicket, updateTickets } from '../../../app/tickets/update-ticket.ts';
@@ -118,6 +118,25 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     config: { access: 'agent' },
     schema: { tags: ['tickets'], summary: 'Reply to the customer (`out`, queued for sending) or add an internal note', params: IdParams, body: MessageIn, response: { 201: Conversation } },
   }, async (request, reply) => reply.status(201).send(await addAgentMessage(deps, request.params.id, request.body, actorOf(request))));
+
+  app.get('/attachments/:id', {
+    config: { access: 'agent' },
+    schema: {
+      tags: ['tickets'], summary: 'Download an attachment (always as a download, never rendered inline)',
+      params: Type.Object({ id: Type.String({ pattern: '^att_[A-Za-z0-9_-]{10,64}$' }) }),
+    },
+  }, async (request, reply) => {
+    const attachment = await deps.store.attachments.get(request.params.id);
+    if (!attachment) throw notFound('attachment', request.params.id);
+    if (!attachment.content) throw new AppError('not_found', `attachment ${attachment.id} was larger than DESKHOOK_ATTACHMENT_MAX_BYTES and was not kept`);
+    const filename = encodeURIComponent(attachment.name);
+    return reply
+      .header('content-type', 'application/octet-stream')
+      .header('x-content-type-options', 'nosniff')
+      .header('content-disposition', `attachment; filename*=UTF-8''${filename}`)
+      .header('x-original-content-type', attachment.contentType.replace(/[^\w.+/-]/g, ''))
+      .send(attachment.content);
+  });
 
   app.get('/tickets/:id/activity', {
     config: { access: 'agent' },
