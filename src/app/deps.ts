@@ -1,6 +1,7 @@
 import type { Clock } from './ports/clock.ts';
 import type { Ids, PasswordHasher, SecretBox } from './ports/crypto.ts';
 import type { Logger } from './ports/logger.ts';
+import type { ExecutorRunner } from './ports/executor-runner.ts';
 import type { Mailer, MailParser } from './ports/mail.ts';
 import type { Store } from './ports/store.ts';
 
@@ -30,4 +31,5 @@ export interface AppDeps {
   logger: Logger;
   auth: AuthSettings;
   mail: { parser: MailParser; mailer: Mailer; settings: MailSettings };
+  executors: ExecutorRunner;
 }

@@ -9,6 +9,12 @@ import { migrateToLatest, openDatabase, type DatabaseHandle, type DatabaseTarget
 import { KyselyStore } from '../adapters/db/kysely-store.ts';
 import { createMailParser } from '../adapters/mail-parse/mailparser-adapter.ts';
 import { NodemailerMailer } from '../adapters/mail-out/nodemailer-mailer.ts';
+import { EgressPolicy, parseAllowList } from '../adapters/egress/address-policy.ts';
+import { EgressClient } from '../adapters/egress/egress-client.ts';
+import { DefaultExecutorRunner } from '../adapters/executors/executor-runner.ts';
+import { SandboxPool } from '../adapters/sandbox/pool.ts';
+import type { SandboxApiRequest } from '../adapters/sandbox/types.ts';
+import { readSecret } from '../app/secrets.ts';
 import { ConfigError, type Config } from '../config/load-config.ts';
 
 export interface Context {
@@ -17,6 +23,8 @@ export interface Context {
   handle: DatabaseHandle;
   deps: AppDeps;
   registry: Registry;
+  /** Set by the API role: how custom code's `ctx.deskhook` reaches this API. */
+  apiBridge: { current: ((req: SandboxApiRequest) => Promise<{ status: number; body: unknown }>) | null };
   close(): Promise<void>;
 }
 
@@ -70,6 +78,16 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
   }
   const store = new KyselyStore(handle);
   const mailer = new NodemailerMailer();
+  let policy: EgressPolicy;
+  try {
+    policy = new EgressPolicy(parseAllowList(config.egressAllow.join(',')));
+  } catch (err) {
+    await handle.close();
+    throw new ConfigError('DESKHOOK_EGRESS_ALLOW', (err as Error).message);
+  }
+  const egress = new EgressClient({ policy, userAgent: 'deskhook' });
+  const sandbox = new SandboxPool();
+  const apiBridge: Context['apiBridge'] = { current: null };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'deskhook_' });
   const deps: AppDeps = {
@@ -80,6 +98,14 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     hasher: new ScryptHasher(),
     logger,
     auth: { tokenTtlHours: config.tokenTtlHours, loginMaxFailures: config.loginMaxFailures, loginWindowSeconds: config.loginWindowSeconds },
+    executors: new DefaultExecutorRunner({
+      egress, sandbox,
+      secret: (key) => readSecret(deps, key),
+      api: (req) => {
+        if (!apiBridge.current) throw Object.assign(new Error('ctx.deskhook is only available in processes that serve the API'), { code: 'api_unavailable' });
+        return apiBridge.current(req);
+      },
+    }),
     mail: {
       parser: createMailParser({ maxAttachmentBytes: config.attachmentMaxBytes }),
       mailer,
@@ -90,9 +116,11 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     },
   };
   return {
-    config, logger, handle, deps, registry,
+    config, logger, handle, deps, registry, apiBridge,
     close: async () => {
       mailer.close();
+      await sandbox.close();
+      await egress.close();
       await store.close();
     },
   };

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { bootstrapAdmin } from '../app/auth/users.ts';
+import { bootstrapAdmin, customCodeToken } from '../app/auth/users.ts';
 import { reopenDueTickets } from '../app/tickets/reopen-due-tickets.ts';
 import { processPendingInbound } from '../app/mail/ingest-inbound.ts';
 import { sendQueuedMail } from '../app/mail/send-outbound.ts';
@@ -57,6 +57,22 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
     version: VERSION,
     api: runsApi(role),
   });
+
+  if (runsApi(role)) {
+    // ctx.deskhook: custom code calls this API in-process, as the custom-code service user.
+    let session: { token: string; expiresAt: string } | null = null;
+    context.apiBridge.current = async (req) => {
+      if (!session || Date.parse(session.expiresAt) - Date.now() < 300_000) session = await customCodeToken(deps);
+      const res = await http.inject({
+        method: req.method, url: `/api/v1${req.path.startsWith('/') ? req.path : `/${req.path}`}`,
+        headers: { authorization: `Bearer ${session.token}` },
+        ...(req.body !== undefined ? { payload: req.body as object } : {}),
+      });
+      let body: unknown = res.body;
+      try { body = res.json(); } catch { /* not JSON: keep the text */ }
+      return { status: res.statusCode, body };
+    };
+  }
 
   const tickers: Ticker[] = [];
   if (runsWorker(role)) {

@@ -8,6 +8,10 @@ import type { DialectKind } from '../../src/adapters/db/dialect.ts';
 import { buildHttpApp } from '../../src/adapters/http/app.ts';
 import { createMailParser } from '../../src/adapters/mail-parse/mailparser-adapter.ts';
 import { NodemailerMailer } from '../../src/adapters/mail-out/nodemailer-mailer.ts';
+import { EgressPolicy } from '../../src/adapters/egress/address-policy.ts';
+import { EgressClient } from '../../src/adapters/egress/egress-client.ts';
+import { DefaultExecutorRunner } from '../../src/adapters/executors/executor-runner.ts';
+import { SandboxPool } from '../../src/adapters/sandbox/pool.ts';
 import { openTestDatabase, type TestDatabase } from './backends.ts';
 
 /** A clock tests move by hand. */
@@ -45,11 +49,12 @@ export interface TestApp {
 }
 
 export function makeDeps(db: TestDatabase, clock: Clock, overrides: Partial<AppDeps> = {}): AppDeps {
+  const secretBox = new AesGcmSecretBox(generateSecretKey());
   return {
     store: db.store,
     clock,
     ids: nodeIds,
-    secretBox: new AesGcmSecretBox(generateSecretKey()),
+    secretBox,
     // Real scrypt with a small cost factor: the same code path, a fraction of the time.
     hasher: new ScryptHasher({ N: 1 << 10, r: 8, p: 1, maxmem: 32 * 1024 * 1024 }),
     logger: silentLogger,
@@ -59,8 +64,25 @@ export function makeDeps(db: TestDatabase, clock: Clock, overrides: Partial<AppD
       mailer: new NodemailerMailer({ allowPlaintext: true, connectionTimeoutMs: 3000 }),
       settings: { maxPerSenderPerWindow: 30, senderWindowSeconds: 600, retryDelaysSeconds: [60, 300], maxAttachmentBytes: 1_000_000 },
     },
+    executors: testExecutorRunner(db, secretBox),
     ...overrides,
   };
+}
+
+let sandboxPool: SandboxPool | null = null;
+let egressClient: EgressClient | null = null;
+
+/** The real executor service; outbound HTTP may reach 127.0.0.1 only (the tests' receivers). */
+export function testExecutorRunner(db: TestDatabase, secretBox?: AesGcmSecretBox): DefaultExecutorRunner {
+  sandboxPool ??= new SandboxPool({ size: 2 });
+  egressClient ??= new EgressClient({ policy: new EgressPolicy(['127.0.0.1/32']) });
+  return new DefaultExecutorRunner({
+    egress: egressClient, sandbox: sandboxPool,
+    secret: async (key) => {
+      const sealed = await db.store.secrets.getSealed(key);
+      return sealed === null || !secretBox ? null : secretBox.open(sealed);
+    },
+  });
 }
 
 /** The HTTP API on a fresh database with one admin and one agent logged in. */

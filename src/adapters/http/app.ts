@@ -11,6 +11,7 @@ import { registerObservability } from './plugins/observability.ts';
 import { authRoutes } from './routes/auth.ts';
 import { emailAccountRoutes } from './routes/email-accounts.ts';
 import { eventRoutes, notificationRoutes, secretRoutes } from './routes/misc.ts';
+import { executorRoutes } from './routes/executors.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { userRoutes } from './routes/users.ts';
 
@@ -70,6 +71,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
     await api.register(notificationRoutes, { deps });
     await api.register(secretRoutes, { deps });
     await api.register(eventRoutes, { deps });
+    await api.register(executorRoutes, { deps });
   }, { prefix: '/api/v1' });
 
   app.get('/', { config: { access: 'public' }, schema: { hide: true } as Record<string, unknown> }, async (_request, reply) => reply.type('text/html').send(PLACEHOLDER_PAGE));

@@ -96,3 +96,26 @@ export async function revokeApiKey(deps: AppDeps, id: number): Promise<void> {
   if (!token || token.kind !== 'apiKey') throw notFound('API key', id);
   await deps.store.tokens.delete(id);
 }
+
+export const CUSTOM_CODE_USER = 'custom-code@deskhook.internal';
+
+/**
+ * A short-lived token of the service user that custom code acts as (`ctx.deskhook`): an agent,
+ * never an admin, so code can read and work tickets but not settings or secrets.
+ */
+export async function customCodeToken(deps: AppDeps): Promise<{ token: string; expiresAt: string }> {
+  let user = await deps.store.users.getByEmail(CUSTOM_CODE_USER);
+  if (!user) {
+    try {
+      await createUser(deps, { email: CUSTOM_CODE_USER, name: 'Custom code', role: 'agent', service: true });
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'conflict')) throw err;
+    }
+    user = await deps.store.users.getByEmail(CUSTOM_CODE_USER);
+  }
+  const now = deps.clock.now();
+  const token = deps.ids.token('dhs_');
+  const expiresAt = new Date(now.getTime() + 3_600_000).toISOString();
+  await deps.store.tokens.insert({ userId: user!.id, kind: 'session', name: 'custom code', prefix: token.slice(0, 8), digest: deps.ids.digest(token), createdAt: now.toISOString(), expiresAt });
+  return { token, expiresAt };
+}

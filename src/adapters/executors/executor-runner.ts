@@ -1,0 +1,158 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { Webhook } from 'standardwebhooks';
+import type { ExecutorError, ExecutorRun, ExecutorRunner, ExecutorRunOptions, ExecutorTrace } from '../../app/ports/executor-runner.ts';
+import { resolveSecretRefs, type ApiCallExecutor, type Executor, type SourceCodeExecutor } from '../../domain/executor.ts';
+import { EgressError, type EgressClient } from '../egress/egress-client.ts';
+import type { SandboxPool } from '../sandbox/pool.ts';
+import type { SandboxApiRequest, SandboxBridge } from '../sandbox/types.ts';
+
+export interface ExecutorRunnerDeps {
+  egress: EgressClient;
+  sandbox: SandboxPool;
+  /** Plain value of a secret, or null. */
+  secret(key: string): Promise<string | null>;
+  /** `ctx.deskhook`: this API, acting as a service user. */
+  api?(req: SandboxApiRequest): Promise<{ status: number; body: unknown }>;
+  defaultTimeoutMs?: number;
+  maxResponseBytes?: number;
+  userAgent?: string;
+}
+
+const TRACE_EXCERPT = 4096;
+const CACHE_MAX_ENTRIES = 10_000;
+
+function excerpt(value: unknown, secrets: Set<string>): string {
+  let text = typeof value === 'string' ? value : JSON.stringify(value ?? null) ?? 'null';
+  for (const s of secrets) if (s.length >= 4) text = text.split(s).join('[secret]');
+  return text.length > TRACE_EXCERPT ? `${text.slice(0, TRACE_EXCERPT)}… (${text.length} characters)` : text;
+}
+
+function newTraceparent(): string {
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+}
+
+/**
+ * The one executor service: apiCall through the egress guard, sourceCode in the QuickJS pool,
+ * both returning the same result and trace. Secret values are resolved at the last moment and
+ * scrubbed from everything a trace keeps.
+ */
+export class DefaultExecutorRunner implements ExecutorRunner {
+  private readonly caches = new LRUCache<string, LRUCache<string, { value: unknown }>>({ max: 1000 });
+
+  constructor(private readonly deps: ExecutorRunnerDeps) {}
+
+  async run(executor: Executor, input: unknown, options: ExecutorRunOptions = {}): Promise<ExecutorRun> {
+    const secrets = new Set<string>();
+    const began = performance.now();
+    const result = executor.type === 'apiCall'
+      ? await this.apiCall(executor, input, options, secrets)
+      : await this.sourceCode(executor, input, options, secrets);
+    const durationMs = Math.round((performance.now() - began) * 10) / 10;
+    const logs = result.logs.map((l) => ({ ...l, message: excerpt(l.message, secrets) }));
+    const error = result.error ? { ...result.error, message: excerpt(result.error.message, secrets) } : undefined;
+    const trace: ExecutorTrace = {
+      executor: executor.type,
+      target: executor.type === 'apiCall' ? `${executor.method} ${executor.url}` : `${executor.language} (${executor.code.length} characters)`,
+      ok: result.ok, durationMs, status: result.status, error: error ?? null, logs,
+      input: excerpt(input, secrets), output: result.ok ? excerpt(result.output, secrets) : null,
+    };
+    return { ok: result.ok, ...(result.ok ? { output: result.output } : {}), ...(error ? { error } : {}), logs, durationMs, status: result.status, trace };
+  }
+
+  private async apiCall(executor: ApiCallExecutor, input: unknown, options: ExecutorRunOptions, secrets: Set<string>): Promise<Omit<ExecutorRun, 'trace' | 'durationMs'>> {
+    const fail = (error: ExecutorError, status: number | null = null) => ({ ok: false, error, logs: [], status });
+    const headers: Record<string, string> = {};
+    try {
+      for (const [name, value] of Object.entries(executor.headers)) {
+        const keys = [...value.matchAll(/\{\{\s*secret\.([A-Za-z0-9_.-]+)\s*\}\}/g)].map((m) => m[1]!);
+        const values = new Map<string, string>();
+        for (const key of keys) {
+          const v = await this.deps.secret(key);
+          if (v === null) return fail({ code: 'secret_missing', message: `header ${name} refers to secret ${key}, which is not set` });
+          values.set(key, v);
+          secrets.add(v);
+        }
+        headers[name.toLowerCase()] = resolveSecretRefs(value, (k) => values.get(k));
+      }
+    } catch (err) {
+      return fail({ code: 'secret_missing', message: (err as Error).message });
+    }
+    const body = executor.method === 'GET' || executor.method === 'DELETE' ? undefined : JSON.stringify(input ?? null);
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    headers.accept = 'application/json';
+    headers.traceparent = options.traceparent ?? newTraceparent();
+    if (options.signing && body !== undefined) {
+      const timestamp = new Date();
+      const signatures = options.signing.secrets.map((s) => new Webhook(s).sign(options.signing!.id, timestamp, body).split(' ')).flat();
+      headers['webhook-id'] = options.signing.id;
+      headers['webhook-timestamp'] = String(Math.floor(timestamp.getTime() / 1000));
+      headers['webhook-signature'] = signatures.join(' ');
+    }
+    let response;
+    try {
+      response = await this.deps.egress.request({
+        url: executor.url, method: executor.method, headers, ...(body !== undefined ? { body } : {}),
+        timeoutMs: options.timeoutMs ?? this.deps.defaultTimeoutMs ?? 10_000,
+        ...(this.deps.maxResponseBytes ? { maxResponseBytes: this.deps.maxResponseBytes } : {}),
+      });
+    } catch (err) {
+      if (err instanceof EgressError) return fail({ code: err.code, message: err.message });
+      throw err;
+    }
+    const text = response.body.toString('utf8');
+    if (response.status < 200 || response.status > 299) {
+      return fail({ code: 'http_status', message: `${executor.url} answered ${response.status}${text ? `: ${text.slice(0, 300)}` : ''}` }, response.status);
+    }
+    if (text.trim() === '') return { ok: true, output: {}, logs: [], status: response.status };
+    try {
+      return { ok: true, output: JSON.parse(text), logs: [], status: response.status };
+    } catch {
+      return fail({ code: 'invalid_json', message: `${executor.url} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}` }, response.status);
+    }
+  }
+
+  private async sourceCode(executor: SourceCodeExecutor, input: unknown, options: ExecutorRunOptions, secrets: Set<string>): Promise<Omit<ExecutorRun, 'trace' | 'durationMs'>> {
+    const scope = options.cacheScope ?? createHash('sha256').update(executor.code).digest('hex');
+    let cache = this.caches.get(scope);
+    if (!cache) {
+      cache = new LRUCache<string, { value: unknown }>({ max: CACHE_MAX_ENTRIES, ttlAutopurge: false });
+      this.caches.set(scope, cache);
+    }
+    const bridge: SandboxBridge = {
+      fetch: async (req) => {
+        try {
+          const res = await this.deps.egress.request({ url: req.url, method: req.method, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}), timeoutMs: options.timeoutMs ?? this.deps.defaultTimeoutMs ?? 10_000 });
+          return { status: res.status, headers: res.headers, body: res.body.toString('utf8') };
+        } catch (err) {
+          if (err instanceof EgressError) throw Object.assign(new Error(err.message), { code: err.code });
+          throw err;
+        }
+      },
+      secretGet: async (key) => {
+        const value = await this.deps.secret(key);
+        if (value !== null) secrets.add(value);
+        return value;
+      },
+      cacheGet: async (key) => cache.get(key)?.value,
+      cacheSet: async (key, value, ttlSeconds) => {
+        cache.set(key, { value }, { ttl: Math.max(1, Math.min(ttlSeconds, 86_400)) * 1000 });
+      },
+      api: async (req) => {
+        if (!this.deps.api) throw Object.assign(new Error('ctx.deskhook is not available here'), { code: 'api_unavailable' });
+        return this.deps.api(req);
+      },
+    };
+    const result = await this.deps.sandbox.run({
+      code: executor.code, language: executor.language, input: input ?? null, bridge,
+      ...(options.timeoutMs ? { limits: { timeoutMs: options.timeoutMs } } : {}),
+    });
+    return {
+      ok: result.ok,
+      ...(result.ok ? { output: result.output } : {}),
+      ...(result.error ? { error: { code: result.error.code, message: result.error.line ? `${result.error.message} (line ${result.error.line})` : result.error.message } } : {}),
+      logs: result.logs,
+      status: null,
+    };
+  }
+}

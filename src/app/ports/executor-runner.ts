@@ -1,0 +1,57 @@
+import type { Executor } from '../../domain/executor.ts';
+
+/** Stable codes of a failed run; users see them in test runs, traces and webhook failures. */
+export type ExecutorErrorCode =
+  | 'timeout' | 'memory_limit' | 'syntax_error' | 'runtime_error' | 'output_too_large' | 'invalid_output'
+  | 'egress_refused' | 'connection_error' | 'tls_error' | 'invalid_url' | 'response_too_large'
+  | 'http_status' | 'invalid_json' | 'secret_missing' | 'sandbox_crashed' | 'sandbox_closed' | (string & {});
+
+export interface ExecutorError {
+  code: ExecutorErrorCode;
+  message: string;
+}
+
+export interface ExecutorLogEntry {
+  level: 'log' | 'warn' | 'error';
+  message: string;
+  at: string;
+}
+
+/** What every run leaves behind for the caller's own log: never a secret value, bodies truncated. */
+export interface ExecutorTrace {
+  executor: 'apiCall' | 'sourceCode';
+  target: string | null;
+  ok: boolean;
+  durationMs: number;
+  status: number | null;
+  error: ExecutorError | null;
+  logs: ExecutorLogEntry[];
+  input: string;
+  output: string | null;
+}
+
+export interface ExecutorRun {
+  ok: boolean;
+  output?: unknown;
+  error?: ExecutorError;
+  logs: ExecutorLogEntry[];
+  durationMs: number;
+  /** HTTP status of an apiCall. */
+  status: number | null;
+  trace: ExecutorTrace;
+}
+
+export interface ExecutorRunOptions {
+  timeoutMs?: number;
+  /** Standard Webhooks signing of an apiCall body (`webhook-id`, `-timestamp`, `-signature`). */
+  signing?: { id: string; secrets: string[] };
+  /** W3C trace context to continue; a new one is started otherwise. */
+  traceparent?: string;
+  /** Scope of `ctx.cache`: each executor has its own. */
+  cacheScope?: string;
+}
+
+/** Runs what a webhook, an event hook or an ERP operation is configured with. */
+export interface ExecutorRunner {
+  run(executor: Executor, input: unknown, options?: ExecutorRunOptions): Promise<ExecutorRun>;
+}
