@@ -120,6 +120,27 @@ describe('executors: apiCall and sourceCode test runs', () => {
     expect(second.output.fromCache).toBe(true);
   });
 
+  it('sourceCode: ctx.deskhook calls this API as the custom-code service user (an agent, not an admin)', async () => {
+    const code = `export default async (input, ctx) => {
+      const created = await ctx.deskhook.post('/tickets', { subject: 'from custom code', tags: ['erp'] });
+      const patched = await ctx.deskhook.patch('/tickets/' + created.body.id, { priority: 'urgent' });
+      const secrets = await ctx.deskhook.get('/secrets');
+      return { id: created.body.id, status: created.status, priority: patched.body.priority, secretsStatus: secrets.status };
+    }`;
+    const body = (await test({ type: 'sourceCode', language: 'javascript', code })).json();
+    expect(body).toMatchObject({ ok: true, output: { status: 201, priority: 'urgent', secretsStatus: 403 } });
+    const activity = (await t.api('GET', `/api/v1/tickets/${body.output.id}/activity`)).json().items;
+    const me = (await t.api('GET', '/api/v1/users')).json().items.find((u: { email: string }) => u.email === 'custom-code@deskhook.internal');
+    expect(me).toMatchObject({ service: true, role: 'agent' });
+    expect(activity.at(-1)).toMatchObject({ field: 'priority', to: 'urgent', actor: { type: 'user', userId: me.id } });
+  });
+
+  it('every run leaves a trace without secret values', async () => {
+    const run = await t.deps.executors.run({ type: 'apiCall', url: `${base}/hook`, method: 'POST', headers: { authorization: 'Bearer {{secret.ERP_TOKEN}}' } }, { q: 1 });
+    expect(run.trace).toMatchObject({ executor: 'apiCall', target: `POST ${base}/hook`, ok: true, status: 200, error: null, input: '{"q":1}' });
+    expect(JSON.stringify(run.trace)).not.toContain('tok-very-secret-123');
+  });
+
   it('sourceCode failures: syntax, runtime, forbidden fetch, timeout — while the API keeps answering', async () => {
     const finished: string[] = [];
     const spin = test({ type: 'sourceCode', language: 'javascript', code: 'export default async () => { while (true) {} }' }, {}, t.adminToken, 3000)

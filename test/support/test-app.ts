@@ -1,6 +1,6 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Registry } from 'prom-client';
-import { createUser } from '../../src/app/auth/users.ts';
+import { createUser, customCodeToken } from '../../src/app/auth/users.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import type { Clock } from '../../src/app/ports/clock.ts';
 import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../../src/adapters/crypto/node-crypto.ts';
@@ -12,6 +12,7 @@ import { EgressPolicy } from '../../src/adapters/egress/address-policy.ts';
 import { EgressClient } from '../../src/adapters/egress/egress-client.ts';
 import { DefaultExecutorRunner } from '../../src/adapters/executors/executor-runner.ts';
 import { SandboxPool } from '../../src/adapters/sandbox/pool.ts';
+import type { SandboxApiRequest } from '../../src/adapters/sandbox/types.ts';
 import { openTestDatabase, type TestDatabase } from './backends.ts';
 
 /** A clock tests move by hand. */
@@ -73,6 +74,8 @@ let sandboxPool: SandboxPool | null = null;
 let egressClient: EgressClient | null = null;
 
 /** The real executor service; outbound HTTP may reach 127.0.0.1 only (the tests' receivers). */
+export const apiBridge: { current: ((req: SandboxApiRequest) => Promise<{ status: number; body: unknown }>) | null } = { current: null };
+
 export function testExecutorRunner(db: TestDatabase, secretBox?: AesGcmSecretBox): DefaultExecutorRunner {
   sandboxPool ??= new SandboxPool({ size: 2 });
   egressClient ??= new EgressClient({ policy: new EgressPolicy(['127.0.0.1/32']) });
@@ -81,6 +84,10 @@ export function testExecutorRunner(db: TestDatabase, secretBox?: AesGcmSecretBox
     secret: async (key) => {
       const sealed = await db.store.secrets.getSealed(key);
       return sealed === null || !secretBox ? null : secretBox.open(sealed);
+    },
+    api: (req) => {
+      if (!apiBridge.current) throw new Error('no API in this test');
+      return apiBridge.current(req);
     },
   });
 }
@@ -103,6 +110,12 @@ export async function startTestApp(kind: DialectKind, options: { bodyLimitBytes?
   };
   const adminToken = await login('admin@example.com');
   const agentToken = await login('agent@example.com');
+  // ctx.deskhook, as serve wires it: in-process requests with a service user's token.
+  const service = await customCodeToken(deps);
+  apiBridge.current = async (req) => {
+    const res = await http.inject({ method: req.method, url: `/api/v1${req.path}`, headers: { authorization: `Bearer ${service.token}` }, ...(req.body !== undefined ? { payload: req.body as object } : {}) });
+    return { status: res.statusCode, body: res.json() };
+  };
   const api: TestApp['api'] = async (method, url, body, token = adminToken) => {
     const res = await http.inject({
       method: method as 'GET',
