@@ -49,6 +49,8 @@ async function loadEngine() {
 
 /** @type {Engine} */
 let engine = await loadEngine();
+/** @type {Engine | undefined} an instance that may be corrupt, replaced before the next run */
+let discarded;
 /** @type {SandboxRun | undefined} */
 let active;
 
@@ -64,9 +66,6 @@ port.on('message', (/** @type {ToWorkerMessage} */ message) => {
   if (message.type === 'run') void start(message);
 });
 send({ type: 'ready' });
-
-/** @type {Engine | undefined} a module instance that may be corrupt, replaced before the next run */
-let discarded;
 
 /** @param {RunMessage} job */
 async function start(job) {

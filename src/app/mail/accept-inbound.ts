@@ -1,13 +1,7 @@
 import type { AppDeps } from '../deps.ts';
+import type { InboundRecord } from '../ports/store.ts';
 
-export interface AcceptedMessage {
-  emailAccountId: number;
-  source: 'smtp' | 'imap';
-  sourceKey: string | null;
-  envelopeFrom: string | null;
-  envelopeTo: string[];
-  raw: Buffer;
-}
+export type AcceptedMessage = Pick<InboundRecord, 'emailAccountId' | 'source' | 'sourceKey' | 'envelopeFrom' | 'envelopeTo' | 'raw'>;
 
 /**
  * Commits a raw message to storage; only after this returns may SMTP answer 250 or IMAP move its
