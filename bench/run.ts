@@ -5,8 +5,10 @@
 import { writeResults, type Benchmark } from './harness.ts';
 import { apiPatchVsBare } from './figures/api-patch-vs-bare.ts';
 import { smtpIngestVsDiscard } from './figures/smtp-ingest-vs-discard.ts';
+import { sandboxVsSubprocess } from './figures/sandbox-vs-subprocess.ts';
+import { apicallOverhead } from './figures/apicall-overhead.ts';
 
-const ALL: Benchmark[] = [apiPatchVsBare, smtpIngestVsDiscard];
+const ALL: Benchmark[] = [apiPatchVsBare, smtpIngestVsDiscard, sandboxVsSubprocess, apicallOverhead];
 
 const wanted = process.argv.slice(2);
 const chosen = wanted.length ? ALL.filter((b) => wanted.includes(b.name)) : ALL;

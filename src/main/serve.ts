@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin, customCodeToken } from '../app/auth/users.ts';
 import { reopenDueTickets } from '../app/tickets/reopen-due-tickets.ts';
 import { processPendingInbound } from '../app/mail/ingest-inbound.ts';
 import { sendQueuedMail } from '../app/mail/send-outbound.ts';
 import { createSmtpInbound } from '../adapters/smtp/inbound-server.ts';
+import { ImapPoller } from '../adapters/imap/imap-poller.ts';
 import { buildHttpApp } from '../adapters/http/app.ts';
 import type { Config, Role } from '../config/load-config.ts';
 import { createContext, type Context } from './context.ts';
@@ -88,6 +91,13 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
     tickers.push(new Ticker('send-outbound', 1000, () => sendQueuedMail(deps), logger));
   }
   const ingest = tickers.find((t) => t.name === 'ingest-inbound');
+  // Every worker runs one; each IMAP account is read only by the process holding its lease.
+  const imap = runsWorker(role)
+    ? new ImapPoller({
+      deps, holder: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, pollSeconds: config.imapPollSeconds,
+      maxMessageBytes: config.smtpMaxMessageBytes, onAccepted: () => ingest?.kick(),
+    })
+    : null;
 
   const smtp = runsSmtp(role)
     ? createSmtpInbound({ deps, maxMessageBytes: config.smtpMaxMessageBytes, tls: config.smtpTls, auth: config.smtpAuth, onAccepted: () => ingest?.kick() })
@@ -119,6 +129,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   for (const t of tickers) t.start();
+  imap?.start();
   logger.info({ role, port, smtpPort, database: context.handle.kind }, 'deskhook is up');
 
   let stopping: Promise<void> | null = null;
@@ -134,6 +145,8 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
       // SMTP first: a message half-received is answered 4xx by the client timing out, never lost.
       if (smtp) await new Promise<void>((resolve) => smtp.close(() => resolve()));
       await http.close();
+      // Before the tickers: it finishes the message in flight, logs out and releases its leases.
+      await imap?.stop();
       await Promise.all(tickers.map((t) => t.stop()));
       await context.close();
       clearTimeout(deadline);

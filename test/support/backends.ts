@@ -58,12 +58,9 @@ export async function openTestDatabase(kind: DialectKind): Promise<TestDatabase>
       extra.push(h);
       return { handle: h, store: new KyselyStore(h) };
     },
+    // The schema itself is dropped after the whole run (test/support/global-setup.ts).
     cleanup: async () => {
       await Promise.all([handle, ...extra].map((h) => h.close().catch(() => undefined)));
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`drop schema ${schema} cascade`);
-      await c.end();
     },
   };
 }

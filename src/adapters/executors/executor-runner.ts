@@ -20,7 +20,10 @@ export interface ExecutorRunnerDeps {
 }
 
 const TRACE_EXCERPT = 4096;
-const CACHE_MAX_ENTRIES = 10_000;
+// ctx.cache lives in the server's heap, outside the sandbox's memory limit: it is bounded by the
+// JSON size of its entries, across all executors, and one entry may not take more than 1 MiB.
+const CACHE_MAX_BYTES = 64 * 1024 * 1024;
+const CACHE_MAX_ENTRY_BYTES = 1024 * 1024;
 
 function excerpt(value: unknown, secrets: Set<string>): string {
   let text = typeof value === 'string' ? value : JSON.stringify(value ?? null) ?? 'null';
@@ -38,16 +41,26 @@ function newTraceparent(): string {
  * scrubbed from everything a trace keeps.
  */
 export class DefaultExecutorRunner implements ExecutorRunner {
-  private readonly caches = new LRUCache<string, LRUCache<string, { value: unknown }>>({ max: 1000 });
+  private readonly cache = new LRUCache<string, { json: string }>({
+    maxSize: CACHE_MAX_BYTES,
+    maxEntrySize: CACHE_MAX_ENTRY_BYTES,
+    sizeCalculation: (entry, key) => entry.json.length + key.length,
+  });
 
   constructor(private readonly deps: ExecutorRunnerDeps) {}
 
   async run(executor: Executor, input: unknown, options: ExecutorRunOptions = {}): Promise<ExecutorRun> {
     const secrets = new Set<string>();
     const began = performance.now();
-    const result = executor.type === 'apiCall'
-      ? await this.apiCall(executor, input, options, secrets)
-      : await this.sourceCode(executor, input, options, secrets);
+    let result: Omit<ExecutorRun, 'trace' | 'durationMs'>;
+    try {
+      result = executor.type === 'apiCall'
+        ? await this.apiCall(executor, input, options, secrets)
+        : await this.sourceCode(executor, input, options, secrets);
+    } catch (err) {
+      // Every run settles with a result: a failure of ours is reported like any other.
+      result = { ok: false, error: { code: 'executor_error', message: `the run could not be carried out: ${(err as Error).message}` }, logs: [], status: null };
+    }
     const durationMs = Math.round((performance.now() - began) * 10) / 10;
     const logs = result.logs.map((l) => ({ ...l, message: excerpt(l.message, secrets) }));
     const error = result.error ? { ...result.error, message: excerpt(result.error.message, secrets) } : undefined;
@@ -68,7 +81,9 @@ export class DefaultExecutorRunner implements ExecutorRunner {
         const keys = [...value.matchAll(/\{\{\s*secret\.([A-Za-z0-9_.-]+)\s*\}\}/g)].map((m) => m[1]!);
         const values = new Map<string, string>();
         for (const key of keys) {
-          const v = await this.deps.secret(key);
+          const v = await this.deps.secret(key).catch((err: Error) => {
+            throw Object.assign(new Error(`secret ${key} could not be read: ${err.message}`), { code: 'secret_unavailable' });
+          });
           if (v === null) return fail({ code: 'secret_missing', message: `header ${name} refers to secret ${key}, which is not set` });
           values.set(key, v);
           secrets.add(v);
@@ -76,7 +91,7 @@ export class DefaultExecutorRunner implements ExecutorRunner {
         headers[name.toLowerCase()] = resolveSecretRefs(value, (k) => values.get(k));
       }
     } catch (err) {
-      return fail({ code: 'secret_missing', message: (err as Error).message });
+      return fail({ code: (err as { code?: string }).code ?? 'secret_missing', message: (err as Error).message });
     }
     const body = executor.method === 'GET' || executor.method === 'DELETE' ? undefined : JSON.stringify(input ?? null);
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -114,15 +129,18 @@ export class DefaultExecutorRunner implements ExecutorRunner {
 
   private async sourceCode(executor: SourceCodeExecutor, input: unknown, options: ExecutorRunOptions, secrets: Set<string>): Promise<Omit<ExecutorRun, 'trace' | 'durationMs'>> {
     const scope = options.cacheScope ?? createHash('sha256').update(executor.code).digest('hex');
-    let cache = this.caches.get(scope);
-    if (!cache) {
-      cache = new LRUCache<string, { value: unknown }>({ max: CACHE_MAX_ENTRIES, ttlAutopurge: false });
-      this.caches.set(scope, cache);
-    }
+    const timeoutMs = options.timeoutMs ?? this.deps.defaultTimeoutMs ?? 10_000;
+    const deadline = performance.now() + timeoutMs;
+    // Requests of a run end with it: none outlives its run or gets more time than the run has left.
+    const runOver = new AbortController();
     const bridge: SandboxBridge = {
       fetch: async (req) => {
         try {
-          const res = await this.deps.egress.request({ url: req.url, method: req.method, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}), timeoutMs: options.timeoutMs ?? this.deps.defaultTimeoutMs ?? 10_000 });
+          const res = await this.deps.egress.request({
+            url: req.url, method: req.method, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}),
+            timeoutMs: Math.max(1, Math.round(deadline - performance.now())), signal: runOver.signal,
+            ...(this.deps.maxResponseBytes ? { maxResponseBytes: this.deps.maxResponseBytes } : {}),
+          });
           return { status: res.status, headers: res.headers, body: res.body.toString('utf8') };
         } catch (err) {
           if (err instanceof EgressError) throw Object.assign(new Error(err.message), { code: err.code });
@@ -134,9 +152,16 @@ export class DefaultExecutorRunner implements ExecutorRunner {
         if (value !== null) secrets.add(value);
         return value;
       },
-      cacheGet: async (key) => cache.get(key)?.value,
+      cacheGet: async (key) => {
+        const hit = this.cache.get(`${scope}\u0000${key}`);
+        return hit ? JSON.parse(hit.json) : undefined;
+      },
       cacheSet: async (key, value, ttlSeconds) => {
-        cache.set(key, { value }, { ttl: Math.max(1, Math.min(ttlSeconds, 86_400)) * 1000 });
+        const json = JSON.stringify(value ?? null);
+        if (json.length > CACHE_MAX_ENTRY_BYTES) {
+          throw Object.assign(new Error(`ctx.cache entries are at most ${CACHE_MAX_ENTRY_BYTES} bytes of JSON`), { code: 'cache_entry_too_large' });
+        }
+        this.cache.set(`${scope}\u0000${key}`, { json }, { ttl: Math.max(1, Math.min(ttlSeconds, 86_400)) * 1000 });
       },
       api: async (req) => {
         if (!this.deps.api) throw Object.assign(new Error('ctx.deskhook is not available here'), { code: 'api_unavailable' });
@@ -146,11 +171,11 @@ export class DefaultExecutorRunner implements ExecutorRunner {
     const result = await this.deps.sandbox.run({
       code: executor.code, language: executor.language, input: input ?? null, bridge,
       ...(options.timeoutMs ? { limits: { timeoutMs: options.timeoutMs } } : {}),
-    });
+    }).finally(() => runOver.abort());
     return {
       ok: result.ok,
       ...(result.ok ? { output: result.output } : {}),
-      ...(result.error ? { error: { code: result.error.code, message: result.error.line ? `${result.error.message} (line ${result.error.line})` : result.error.message } } : {}),
+      ...(result.error ? { error: { code: result.error.code, message: result.error.message } } : {}),
       logs: result.logs,
       status: null,
     };
