@@ -4,6 +4,7 @@ import { pendingMigrations, ping, type DatabaseHandle } from './dialect.ts';
 import { EmailAccountRepo, NotificationRepo, SecretRepo } from './repos/accounts.ts';
 import { ActivityRepo, ConversationRepo } from './repos/conversations.ts';
 import { EventRepo } from './repos/events.ts';
+import { WebhookInvocationRepo } from './repos/invocations.ts';
 import { AttachmentRepo, ImapCursorRepo, InboundRepo, LeaseRepo } from './repos/mail.ts';
 import { TicketRepo } from './repos/tickets.ts';
 import { LoginThrottleRepo, TokenRepo, UserRepo } from './repos/users.ts';
@@ -25,6 +26,7 @@ export class KyselyStore implements Store {
   readonly attachments;
   readonly leases;
   readonly imapCursors;
+  readonly webhookInvocations;
 
   constructor(
     private readonly handle: DatabaseHandle,
@@ -45,6 +47,7 @@ export class KyselyStore implements Store {
     this.attachments = new AttachmentRepo(db);
     this.leases = new LeaseRepo(db);
     this.imapCursors = new ImapCursorRepo(db);
+    this.webhookInvocations = new WebhookInvocationRepo(db);
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

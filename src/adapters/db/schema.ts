@@ -205,7 +205,27 @@ export interface SecretsTable {
   modified_at: Ts;
 }
 
+export interface WebhookInvocationsTable {
+  id: string;
+  email_account_id: number;
+  ticket_id: number | null;
+  conversation_id: number | null;
+  hook: string;
+  trigger: string;
+  user_id: number | null;
+  outcome: string;
+  policy_applied: string | null;
+  status: number | null;
+  duration_ms: number;
+  input: Json;
+  output: Json | null;
+  error: Json | null;
+  logs: Json | null;
+  created_at: Ts;
+}
+
 export interface Database {
+  webhook_invocations: WebhookInvocationsTable;
   users: UsersTable;
   access_tokens: AccessTokensTable;
   login_failures: LoginFailuresTable;

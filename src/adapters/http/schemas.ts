@@ -77,6 +77,13 @@ export const Ticket = Type.Object({
   flags: MessageFlags,
 });
 
+/** Webhook failures the step went on despite (failure policy `notify`). */
+export const Warnings = Type.Optional(Type.Array(Type.Object({
+  code: Type.Literal('webhook_failed'), hook: Type.String(), invocationId: Type.String(), message: Type.String(),
+})));
+
+export const TicketWithWarnings = Type.Object({ ...Ticket.properties, warnings: Warnings });
+
 /** Every property of PRODUCT §2 a client may change. */
 export const TicketPatchFields = {
   subject: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),

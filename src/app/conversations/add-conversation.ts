@@ -23,16 +23,16 @@ function looksLikeHtml(text: string): boolean {
  * An agent writes on a ticket: an internal note is saved as is; an outbound email is stored
  * `queued` for the mail outbox to send. Both publish ConversationCreated in the same transaction.
  */
-export async function addAgentMessage(deps: AppDeps, ticketId: number, input: AgentMessageInput, actor: Actor): Promise<Conversation> {
+export async function addAgentMessage(deps: AppDeps, ticketId: number, input: AgentMessageInput, actor: Actor, options: { hold?: boolean } = {}): Promise<Conversation> {
   for (let attempt = 1; attempt <= 5; attempt++) {
-    const conversation = await tryAdd(deps, ticketId, input, actor);
+    const conversation = await tryAdd(deps, ticketId, input, actor, options.hold ?? false);
     if (conversation) return conversation;
   }
   throw new AppError('conflict', `ticket ${ticketId} is changing too often; try again`);
 }
 
 /** One attempt; null when the ticket changed between read and write (the transaction rolls back). */
-async function tryAdd(deps: AppDeps, ticketId: number, input: AgentMessageInput, actor: Actor): Promise<Conversation | null> {
+async function tryAdd(deps: AppDeps, ticketId: number, input: AgentMessageInput, actor: Actor, hold: boolean): Promise<Conversation | null> {
   const now = deps.clock.now().toISOString();
   const lostRace = Symbol('lost race');
   try {
@@ -77,6 +77,8 @@ async function tryAdd(deps: AppDeps, ticketId: number, input: AgentMessageInput,
       flags: {},
       createdAt: now,
     });
+    // Held: stored but not yet due for sending, until the newEmails webhook has answered.
+    if (hold && outbound) await tx.conversations.recordDelivery(conversation.id, { status: 'queued', error: null, attempts: 0, nextAttemptAt: null });
     const saved = await tx.tickets.save({ ...ticket, lastMessageAt: now, messageCount: ticket.messageCount + 1, modifiedAt: now }, ticket.version);
     if (!saved) throw lostRace;
     await tx.activity.add([{ ticketId, field: 'conversation', from: null, to: conversation.id, actor, at: now, meta: { direction: input.direction } }]);

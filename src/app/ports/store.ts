@@ -232,7 +232,44 @@ export interface SecretStore {
   delete(key: string): Promise<boolean>;
 }
 
+export interface WebhookInvocation {
+  id: string;
+  emailAccountId: number;
+  ticketId: number | null;
+  conversationId: number | null;
+  hook: 'newEmails' | 'ticketUpdates';
+  /** What fired it: `ticketUpdate`, `inboundEmail`, `outboundEmail`, `internalNote`, `test`, `retry`. */
+  trigger: string;
+  userId: number | null;
+  /** `ok`: answered; `aborted`: answered with abort; `failed`: no usable answer. */
+  outcome: 'ok' | 'aborted' | 'failed';
+  /** For failures: what the step did (`notify`: went on; `block`: nothing changed). */
+  policyApplied: 'notify' | 'block' | null;
+  status: number | null;
+  durationMs: number;
+  input: unknown;
+  output: unknown;
+  error: { code: string; message: string } | null;
+  logs: unknown;
+  createdAt: string;
+}
+
+export interface InvocationFilter {
+  emailAccountId?: number;
+  ticketId?: number;
+  hook?: WebhookInvocation['hook'];
+  outcome?: WebhookInvocation['outcome'];
+}
+
+export interface WebhookInvocationStore {
+  insert(invocation: WebhookInvocation): Promise<void>;
+  get(id: string): Promise<WebhookInvocation | null>;
+  /** Newest first. */
+  list(filter: InvocationFilter, page: PageRequest): Promise<Page<WebhookInvocation>>;
+}
+
 export interface Store {
+  readonly webhookInvocations: WebhookInvocationStore;
   readonly tickets: TicketStore;
   readonly conversations: ConversationStore;
   readonly activity: ActivityStore;

@@ -1,5 +1,10 @@
 import { applyTicketPatch, isEmptyDiff, type Ticket, type TicketDiff, type TicketPatch } from '../../domain/ticket.ts';
-import type { Actor } from '../../domain/user.ts';
+import { actorUserId, type Actor } from '../../domain/user.ts';
+import type { EmailAccount } from '../../domain/email-account.ts';
+import type { WebhookAnswer } from '../../domain/webhook.ts';
+import { addAgentMessage } from '../conversations/add-conversation.ts';
+import { describeFailure, runWebhook, type WebhookWarning } from '../webhooks/run-webhook.ts';
+import { withTicketLock } from '../webhooks/ticket-lock.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
 import { recordTicketChange } from '../record-change.ts';
@@ -9,6 +14,8 @@ import { asAppError, checkReferences } from './ticket-input.ts';
 export interface TicketUpdateResult {
   ticket: Ticket;
   diff: TicketDiff;
+  /** Webhook failures the step went on despite (policy `notify`). */
+  warnings: WebhookWarning[];
 }
 
 const MAX_ATTEMPTS = 5;
@@ -20,6 +27,56 @@ const MAX_ATTEMPTS = 5;
  */
 export async function updateTicket(deps: AppDeps, ticketId: number, patch: TicketPatch, actor: Actor, extra: Record<string, unknown> = {}): Promise<TicketUpdateResult> {
   await checkReferences(deps.store, patch);
+  // Changes by people and API clients interrupt at the ticketUpdates hook; changes that come
+  // from a hook's own answer or from the system never call a synchronous hook again (no loops).
+  const account = actor.type === 'user' ? await hookedAccount(deps, ticketId) : null;
+  if (!account) return { ...(await commit(deps, ticketId, patch, actor, extra)), warnings: [] };
+  return withTicketLock(deps, ticketId, account.webhooks.timeoutMs, async () => {
+    const current = await deps.store.tickets.get(ticketId);
+    if (!current) throw notFound('ticket', ticketId);
+    let staged;
+    try {
+      staged = applyTicketPatch(current, patch, deps.clock.now());
+    } catch (err) {
+      throw asAppError(err);
+    }
+    if (isEmptyDiff(staged.diff)) return { ticket: current, diff: staged.diff, warnings: [] };
+    const outcome = await runWebhook(deps, {
+      account, hook: 'ticketUpdates', trigger: 'ticketUpdate', ticketId, conversationId: null, userId: actorUserId(actor),
+      payload: { changes: staged.diff.changes, previous: staged.diff.previous, ticket: publicTicket(staged.ticket) },
+    });
+    const warnings: WebhookWarning[] = [];
+    if (outcome.kind === 'answered' && outcome.answer.abort) {
+      throw new AppError('webhook_aborted', outcome.answer.message ?? 'the webhook for ticket updates refused the change', { hook: 'ticketUpdates', invocationId: outcome.invocationId });
+    }
+    if (outcome.kind === 'failed') {
+      const message = describeFailure('ticketUpdates', outcome);
+      if (outcome.policy === 'block') throw new AppError('webhook_failed', message, { hook: 'ticketUpdates', invocationId: outcome.invocationId });
+      warnings.push({ code: 'webhook_failed', hook: 'ticketUpdates', invocationId: outcome.invocationId, message });
+    }
+    const result = await commit(deps, ticketId, patch, actor, extra);
+    if (outcome.kind === 'answered') {
+      const ticket = await applyWebhookAnswer(deps, ticketId, outcome.answer, { type: 'webhook', hook: 'ticketUpdates', invocationId: outcome.invocationId });
+      return { ticket: ticket ?? result.ticket, diff: result.diff, warnings };
+    }
+    return { ...result, warnings };
+  });
+}
+
+async function hookedAccount(deps: AppDeps, ticketId: number): Promise<EmailAccount | null> {
+  const ticket = await deps.store.tickets.get(ticketId);
+  if (!ticket?.emailAccountId) return null;
+  const account = (await deps.store.emailAccounts.get(ticket.emailAccountId))?.account;
+  return account && account.webhooks.enabled && account.webhooks.ticketUpdates ? account : null;
+}
+
+/** The ticket as hooks and API clients see it (without the internal version counter). */
+export function publicTicket(ticket: Ticket): Omit<Ticket, 'version'> {
+  const { version: _v, ...rest } = ticket;
+  return rest;
+}
+
+async function commit(deps: AppDeps, ticketId: number, patch: TicketPatch, actor: Actor, extra: Record<string, unknown>): Promise<Omit<TicketUpdateResult, 'warnings'>> {
   for (let attempt = 1; ; attempt++) {
     const result = await deps.store.transaction((tx) => applyOnce(tx, deps, ticketId, patch, actor, extra));
     if (result) return result;
@@ -27,7 +84,31 @@ export async function updateTicket(deps: AppDeps, ticketId: number, patch: Ticke
   }
 }
 
-async function applyOnce(tx: Store, deps: AppDeps, ticketId: number, patch: TicketPatch, actor: Actor, extra: Record<string, unknown>): Promise<TicketUpdateResult | null> {
+/**
+ * Applies what a hook answered: its ticket patch (recorded with the hook as actor), its note as
+ * an internal note, and a spam verdict as the `spam` tag and flag. Returns the ticket afterwards.
+ */
+export async function applyWebhookAnswer(deps: AppDeps, ticketId: number, answer: WebhookAnswer, actor: Extract<Actor, { type: 'webhook' }>): Promise<Ticket | null> {
+  let ticket: Ticket | null = null;
+  const patch: TicketPatch = { ...(answer.ticket ?? {}) };
+  if (answer.spam) patch.addTags = [...(patch.addTags ?? []), 'spam'];
+  if (Object.keys(patch).length) {
+    try {
+      await checkReferences(deps.store, patch);
+      ticket = (await commit(deps, ticketId, patch, actor, { invocationId: actor.invocationId })).ticket;
+    } catch (err) {
+      // A patch the model refuses (e.g. pending without dueBy) is logged on the ticket, not thrown at the user.
+      const detail = err instanceof AppError ? err.detail : String(err);
+      await deps.store.activity.add([{ ticketId, field: 'webhook', from: null, to: 'answer not applied', actor, at: deps.clock.now().toISOString(), meta: { reason: detail } }]);
+    }
+  }
+  if (answer.note) {
+    await addAgentMessage(deps, ticketId, { direction: 'internal', body: answer.note }, actor);
+  }
+  return ticket ?? (await deps.store.tickets.get(ticketId));
+}
+
+async function applyOnce(tx: Store, deps: AppDeps, ticketId: number, patch: TicketPatch, actor: Actor, extra: Record<string, unknown>): Promise<Omit<TicketUpdateResult, 'warnings'> | null> {
   const current = await tx.tickets.get(ticketId);
   if (!current) throw notFound('ticket', ticketId);
   const now = deps.clock.now();
@@ -48,6 +129,7 @@ export interface BulkItemResult {
   id: number;
   ok: boolean;
   ticket?: Ticket;
+  warnings?: WebhookWarning[];
   error?: { code: string; detail: string };
 }
 
@@ -56,8 +138,8 @@ export async function updateTickets(deps: AppDeps, ids: number[], patch: TicketP
   const results: BulkItemResult[] = [];
   for (const id of [...new Set(ids)]) {
     try {
-      const { ticket } = await updateTicket(deps, id, patch, actor);
-      results.push({ id, ok: true, ticket });
+      const { ticket, warnings } = await updateTicket(deps, id, patch, actor);
+      results.push({ id, ok: true, ticket, ...(warnings.length ? { warnings } : {}) });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       results.push({ id, ok: false, error: { code: err.code, detail: err.detail } });

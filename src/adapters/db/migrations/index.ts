@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DialectKind } from '../dialect.ts';
 import * as core from './0001-core.ts';
 import * as mail from './0002-mail.ts';
+import * as webhooks from './0003-webhooks.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -9,6 +10,7 @@ type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<
 const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001-core': core,
   '0002-mail': mail,
+  '0003-webhooks': webhooks,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

@@ -7,6 +7,9 @@ import {
 } from '../../../app/email-accounts.ts';
 import { Closed, DateTime, Email, EmailAccount, Executor, IdParams, Inbound, Nullable, Outbound, PageQuery, pageOf, WebhookSettings, Enum } from '../schemas.ts';
 import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../../domain/email-account.ts';
+import { HOOKS } from '../../../domain/webhook.ts';
+import { testWebhook } from '../../../app/webhooks/test-webhook.ts';
+import { principalOf } from '../plugins/auth.ts';
 
 const WebhooksIn = Type.Object({
   enabled: Type.Optional(Type.Boolean()),
@@ -98,3 +101,42 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = 
 };
 
 export { WebhookSettings };
+
+const InvocationQuery = Type.Object({
+  ...PageQuery,
+  hook: Type.Optional(Enum(HOOKS)),
+  outcome: Type.Optional(Enum(['ok', 'aborted', 'failed'] as const)),
+  ticketId: Type.Optional(Type.Integer({ minimum: 1 })),
+}, Closed);
+
+const Invocation = Type.Object({
+  id: Type.String(), emailAccountId: Type.Integer(), ticketId: Nullable(Type.Integer()), conversationId: Nullable(Type.Integer()),
+  hook: Enum(HOOKS), trigger: Type.String(), userId: Nullable(Type.Integer()), outcome: Enum(['ok', 'aborted', 'failed'] as const),
+  policyApplied: Nullable(Enum(['notify', 'block'] as const)), status: Nullable(Type.Integer()), durationMs: Type.Number(),
+  input: Type.Unknown(), output: Type.Unknown(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+  logs: Type.Unknown(), createdAt: DateTime,
+});
+
+const HookParams = Type.Object({ id: Type.Integer({ minimum: 1 }), hook: Enum(HOOKS) });
+
+export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.get('/email-accounts/:id/invocations', {
+    config: { access: 'admin' },
+    schema: { tags: ['email-accounts'], summary: 'Webhook invocations of the account, newest first', params: IdParams, querystring: InvocationQuery, response: { 200: pageOf(Invocation) } },
+  }, async (request) => {
+    await getEmailAccount(deps, request.params.id);
+    const q = request.query;
+    return deps.store.webhookInvocations.list(
+      { emailAccountId: request.params.id, ...(q.hook ? { hook: q.hook } : {}), ...(q.outcome ? { outcome: q.outcome } : {}), ...(q.ticketId ? { ticketId: q.ticketId } : {}) },
+      { limit: q.limit ?? 50, cursor: q.cursor ?? null },
+    );
+  });
+
+  app.post('/email-accounts/:id/webhooks/:hook/test', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['email-accounts'], summary: 'Send the hook a realistic sample input and show its answer (works with the switch off too)',
+      params: HookParams, response: { 200: Type.Object({ invocationId: Nullable(Type.String()), outcome: Type.String(), answer: Type.Unknown(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })) }) },
+    },
+  }, async (request) => testWebhook(deps, request.params.id, request.params.hook, principalOf(request).user.id));
+};

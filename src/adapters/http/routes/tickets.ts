@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { addAgentMessage } from '../../../app/conversations/add-conversation.ts';
+import { writeAgentMessage } from '../../../app/conversations/write-message.ts';
 import type { AppDeps } from '../../../app/deps.ts';
 import { AppError, notFound } from '../../../app/errors.ts';
 import type { TicketFilter } from '../../../app/ports/store.ts';
@@ -10,7 +10,7 @@ import { CHANNELS } from '../../../domain/ticket.ts';
 import { principalOf } from '../plugins/auth.ts';
 import {
   ActivityEntry, Closed, Conversation, Email, Enum, Id, IdParams, PageQuery, pageOf, Priority, Problem, Status, Tag,
-  Ticket, TicketPatch, TicketPatchFields,
+  Ticket, TicketPatch, TicketPatchFields, TicketWithWarnings, Warnings,
 } from '../schemas.ts';
 
 const TicketIn = Type.Object({
@@ -43,6 +43,7 @@ const BulkOut = Type.Object({
     id: Type.Integer(),
     ok: Type.Boolean(),
     ticket: Type.Optional(Ticket),
+    warnings: Warnings,
     error: Type.Optional(Type.Object({ code: Type.String(), detail: Type.String() })),
   })),
 });
@@ -103,8 +104,11 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
 
   app.patch('/tickets/:id', {
     config: { access: 'agent' },
-    schema: { tags: ['tickets'], summary: 'Change ticket properties', params: IdParams, body: TicketPatch, response: { 200: Ticket, 422: Problem } },
-  }, async (request) => (await updateTicket(deps, request.params.id, request.body, actorOf(request))).ticket);
+    schema: { tags: ['tickets'], summary: 'Change ticket properties (the ticketUpdates webhook may refuse, adjust or warn)', params: IdParams, body: TicketPatch, response: { 200: TicketWithWarnings, 422: Problem, 502: Problem } },
+  }, async (request) => {
+    const { ticket, warnings } = await updateTicket(deps, request.params.id, request.body, actorOf(request));
+    return warnings.length ? { ...ticket, warnings } : ticket;
+  });
 
   app.get('/tickets/:id/conversations', {
     config: { access: 'agent' },
@@ -116,8 +120,14 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
 
   app.post('/tickets/:id/conversations', {
     config: { access: 'agent' },
-    schema: { tags: ['tickets'], summary: 'Reply to the customer (`out`, queued for sending) or add an internal note', params: IdParams, body: MessageIn, response: { 201: Conversation } },
-  }, async (request, reply) => reply.status(201).send(await addAgentMessage(deps, request.params.id, request.body, actorOf(request))));
+    schema: {
+      tags: ['tickets'], summary: 'Reply to the customer (`out`, queued for sending) or add an internal note; the newEmails webhook may stop it',
+      params: IdParams, body: MessageIn, response: { 201: Type.Object({ ...Conversation.properties, warnings: Warnings }), 422: Problem, 502: Problem },
+    },
+  }, async (request, reply) => {
+    const { conversation, warnings } = await writeAgentMessage(deps, request.params.id, request.body, actorOf(request));
+    return reply.status(201).send(warnings.length ? { ...conversation, warnings } : conversation);
+  });
 
   app.get('/attachments/:id', {
     config: { access: 'agent' },

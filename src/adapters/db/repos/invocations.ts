@@ -1,0 +1,51 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { InvocationFilter, Page, PageRequest, WebhookInvocation, WebhookInvocationStore } from '../../../app/ports/store.ts';
+import type { Database, WebhookInvocationsTable } from '../schema.ts';
+import { decodeCursor, encodeCursor, iso, json, jsonOrNull, toJson } from '../values.ts';
+import { AppError } from '../../../app/errors.ts';
+
+function toInvocation(r: Selectable<WebhookInvocationsTable>): WebhookInvocation {
+  return {
+    id: r.id, emailAccountId: r.email_account_id, ticketId: r.ticket_id, conversationId: r.conversation_id,
+    hook: r.hook as WebhookInvocation['hook'], trigger: r.trigger, userId: r.user_id, outcome: r.outcome as WebhookInvocation['outcome'],
+    policyApplied: r.policy_applied as WebhookInvocation['policyApplied'], status: r.status, durationMs: Number(r.duration_ms),
+    input: json(r.input), output: jsonOrNull(r.output), error: jsonOrNull(r.error), logs: jsonOrNull(r.logs), createdAt: iso(r.created_at),
+  };
+}
+
+export class WebhookInvocationRepo implements WebhookInvocationStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(i: WebhookInvocation): Promise<void> {
+    await this.db.insertInto('webhook_invocations').values({
+      id: i.id, email_account_id: i.emailAccountId, ticket_id: i.ticketId, conversation_id: i.conversationId, hook: i.hook, trigger: i.trigger,
+      user_id: i.userId, outcome: i.outcome, policy_applied: i.policyApplied, status: i.status, duration_ms: i.durationMs,
+      input: toJson(i.input), output: i.output === undefined ? null : toJson(i.output), error: i.error ? toJson(i.error) : null,
+      logs: toJson(i.logs ?? []), created_at: i.createdAt,
+    }).execute();
+  }
+
+  async get(id: string): Promise<WebhookInvocation | null> {
+    const r = await this.db.selectFrom('webhook_invocations').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toInvocation(r) : null;
+  }
+
+  async list(filter: InvocationFilter, page: PageRequest): Promise<Page<WebhookInvocation>> {
+    let q = this.db.selectFrom('webhook_invocations').selectAll();
+    if (filter.emailAccountId !== undefined) q = q.where('email_account_id', '=', filter.emailAccountId);
+    if (filter.ticketId !== undefined) q = q.where('ticket_id', '=', filter.ticketId);
+    if (filter.hook) q = q.where('hook', '=', filter.hook);
+    if (filter.outcome) q = q.where('outcome', '=', filter.outcome);
+    if (page.cursor) {
+      const c = decodeCursor(page.cursor);
+      if (!c || typeof c.at !== 'string' || typeof c.id !== 'string') throw new AppError('validation_failed', 'cursor is not valid');
+      const at = c.at;
+      const id = c.id;
+      q = q.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]));
+    }
+    const rows = (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit + 1).execute()).map(toInvocation);
+    const items = rows.slice(0, page.limit);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor({ at: last.createdAt, id: last.id }) : null };
+  }
+}

@@ -1,0 +1,85 @@
+import type { Conversation } from '../../domain/conversation.ts';
+import type { EmailAccount } from '../../domain/email-account.ts';
+import { actorUserId, type Actor } from '../../domain/user.ts';
+import type { AppDeps } from '../deps.ts';
+import { AppError, notFound } from '../errors.ts';
+import { applyWebhookAnswer, publicTicket } from '../tickets/update-ticket.ts';
+import { describeFailure, runWebhook, type WebhookWarning } from '../webhooks/run-webhook.ts';
+import { withTicketLock } from '../webhooks/ticket-lock.ts';
+import { addAgentMessage, type AgentMessageInput } from './add-conversation.ts';
+
+function emailInput(c: Pick<Conversation, 'messageId' | 'inReplyTo' | 'references' | 'fromEmail' | 'toEmail' | 'ccEmails' | 'subject' | 'bodyPlain' | 'body' | 'private'>, fromName: string | null) {
+  return {
+    messageId: c.messageId, inReplyTo: c.inReplyTo, references: c.references,
+    from: { address: c.fromEmail, name: fromName }, to: c.toEmail.map((address) => ({ address, name: '' })),
+    cc: c.ccEmails.map((address) => ({ address, name: '' })), subject: c.subject, bodyPlain: c.bodyPlain,
+    bodyHtml: c.body !== c.bodyPlain ? c.body : null, private: c.private, attachments: [],
+  };
+}
+
+/**
+ * An agent's reply or note, interrupted by the account's newEmails webhook: an outbound email
+ * waits (held in the outbox) until the hook answers and is `blocked` if it aborts or fails with
+ * policy `block`; a note is saved only if the hook lets it. Answers (ticket patch, note, spam)
+ * are applied with the hook as actor.
+ */
+export async function writeAgentMessage(deps: AppDeps, ticketId: number, input: AgentMessageInput, actor: Actor): Promise<{ conversation: Conversation; warnings: WebhookWarning[] }> {
+  const ticket = await deps.store.tickets.get(ticketId);
+  if (!ticket) throw notFound('ticket', ticketId);
+  const account = actor.type === 'user' && ticket.emailAccountId !== null ? (await deps.store.emailAccounts.get(ticket.emailAccountId))?.account ?? null : null;
+  if (!account || !account.webhooks.enabled || !account.webhooks.newEmails) {
+    return { conversation: await addAgentMessage(deps, ticketId, input, actor), warnings: [] };
+  }
+  return withTicketLock(deps, ticketId, account.webhooks.timeoutMs, () => (input.direction === 'out' ? outbound(deps, account, ticketId, input, actor) : note(deps, account, ticketId, input, actor)));
+}
+
+async function outbound(deps: AppDeps, account: EmailAccount, ticketId: number, input: AgentMessageInput, actor: Actor) {
+  const held = await addAgentMessage(deps, ticketId, input, actor, { hold: true });
+  const ticket = (await deps.store.tickets.get(ticketId))!;
+  const outcome = await runWebhook(deps, {
+    account, hook: 'newEmails', trigger: 'outboundEmail', ticketId, conversationId: held.id, userId: actorUserId(actor),
+    payload: { direction: 'out', ticket: publicTicket(ticket), email: emailInput(held, account.outbound?.senderName ?? null) },
+  });
+  const warnings: WebhookWarning[] = [];
+  if (outcome.kind === 'answered' && outcome.answer.abort) {
+    const message = outcome.answer.message ?? 'the webhook for new emails stopped this email';
+    await deps.store.conversations.setDelivery(held.id, 'blocked', message);
+    throw new AppError('webhook_aborted', message, { hook: 'newEmails', invocationId: outcome.invocationId, conversationId: held.id });
+  }
+  if (outcome.kind === 'failed') {
+    const message = describeFailure('newEmails', outcome);
+    if (outcome.policy === 'block') {
+      await deps.store.conversations.setDelivery(held.id, 'blocked', message);
+      throw new AppError('webhook_failed', message, { hook: 'newEmails', invocationId: outcome.invocationId, conversationId: held.id });
+    }
+    warnings.push({ code: 'webhook_failed', hook: 'newEmails', invocationId: outcome.invocationId, message });
+  }
+  await deps.store.conversations.recordDelivery(held.id, { status: 'queued', error: null, attempts: 0, nextAttemptAt: deps.clock.now().toISOString() });
+  if (outcome.kind === 'answered') await applyWebhookAnswer(deps, ticketId, outcome.answer, { type: 'webhook', hook: 'newEmails', invocationId: outcome.invocationId });
+  return { conversation: (await deps.store.conversations.get(held.id))!, warnings };
+}
+
+async function note(deps: AppDeps, account: EmailAccount, ticketId: number, input: AgentMessageInput, actor: Actor) {
+  const ticket = (await deps.store.tickets.get(ticketId))!;
+  const body = input.body;
+  // The note does not exist before the hook allows it, so it has no id yet: conversationId is null.
+  const outcome = await runWebhook(deps, {
+    account, hook: 'newEmails', trigger: 'internalNote', ticketId, conversationId: null, userId: actorUserId(actor),
+    payload: {
+      direction: 'internal', ticket: publicTicket(ticket),
+      email: { messageId: null, inReplyTo: null, references: [], from: null, to: [], cc: [], subject: '', bodyPlain: input.bodyPlain ?? body, bodyHtml: null, private: true, attachments: [] },
+    },
+  });
+  const warnings: WebhookWarning[] = [];
+  if (outcome.kind === 'answered' && outcome.answer.abort) {
+    throw new AppError('webhook_aborted', outcome.answer.message ?? 'the webhook for new emails refused this note', { hook: 'newEmails', invocationId: outcome.invocationId });
+  }
+  if (outcome.kind === 'failed') {
+    const message = describeFailure('newEmails', outcome);
+    if (outcome.policy === 'block') throw new AppError('webhook_failed', message, { hook: 'newEmails', invocationId: outcome.invocationId });
+    warnings.push({ code: 'webhook_failed', hook: 'newEmails', invocationId: outcome.invocationId, message });
+  }
+  const conversation = await addAgentMessage(deps, ticketId, input, actor);
+  if (outcome.kind === 'answered') await applyWebhookAnswer(deps, ticketId, outcome.answer, { type: 'webhook', hook: 'newEmails', invocationId: outcome.invocationId });
+  return { conversation, warnings };
+}

@@ -1,0 +1,80 @@
+import type { EmailAccount } from '../../domain/email-account.ts';
+import { parseWebhookAnswer, type Hook, type WebhookAnswer } from '../../domain/webhook.ts';
+import type { AppDeps } from '../deps.ts';
+import { revealSigningSecret } from '../email-accounts.ts';
+import type { WebhookInvocation } from '../ports/store.ts';
+
+export type WebhookOutcome =
+  | { kind: 'skipped' }
+  | { kind: 'answered'; invocationId: string; answer: WebhookAnswer }
+  | { kind: 'failed'; invocationId: string; code: string; message: string; policy: 'notify' | 'block' };
+
+export interface WebhookCall {
+  account: EmailAccount;
+  hook: Hook;
+  trigger: string;
+  ticketId: number | null;
+  conversationId: number | null;
+  userId: number | null;
+  /** The hook-specific part of the input; the common fields are added here. */
+  payload: Record<string, unknown>;
+  /** A failure recorded with this policy regardless of the account's (inbound mail is never blocked). */
+  policyOverride?: 'notify';
+}
+
+/** A warning on an API response: the hook failed and the step went on (policy `notify`). */
+export interface WebhookWarning {
+  code: 'webhook_failed';
+  hook: Hook;
+  invocationId: string;
+  message: string;
+}
+
+/**
+ * Runs an email account's synchronous webhook, if it is switched on and configured: the input of
+ * PRODUCT §3, signed with the account's secret (and the previous one during a rotation), within
+ * the account's timeout; the answer is checked against the output schema. Every invocation is
+ * recorded, whatever its outcome.
+ */
+export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<WebhookOutcome> {
+  const { webhooks } = call.account;
+  const executor = webhooks[call.hook];
+  if (!webhooks.enabled || !executor) return { kind: 'skipped' };
+  const invocationId = `inv_${deps.ids.token('').replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}`;
+  const input = {
+    hook: call.hook, invocationId, timestamp: deps.clock.now().toISOString(), emailAccountId: call.account.id,
+    ticketId: call.ticketId, conversationId: call.conversationId, userId: call.userId, ...call.payload,
+  };
+  const secrets = await revealSigningSecret(deps, call.account.id);
+  const run = await deps.executors.run(executor, input, {
+    timeoutMs: webhooks.timeoutMs,
+    signing: { id: invocationId, secrets: [secrets.signingSecret, ...(secrets.previousSigningSecret ? [secrets.previousSigningSecret] : [])] },
+    cacheScope: `webhook:${call.account.id}:${call.hook}`,
+  });
+  const policy = call.policyOverride ?? webhooks.failurePolicy;
+  let outcome: WebhookOutcome;
+  if (!run.ok) {
+    outcome = { kind: 'failed', invocationId, code: run.error!.code, message: run.error!.message, policy };
+  } else {
+    const parsed = parseWebhookAnswer(run.output);
+    outcome = parsed.ok
+      ? { kind: 'answered', invocationId, answer: parsed.answer }
+      : { kind: 'failed', invocationId, code: 'invalid_answer', message: parsed.message, policy };
+  }
+  const record: WebhookInvocation = {
+    id: invocationId, emailAccountId: call.account.id, ticketId: call.ticketId, conversationId: call.conversationId,
+    hook: call.hook, trigger: call.trigger, userId: call.userId,
+    outcome: outcome.kind === 'failed' ? 'failed' : outcome.kind === 'answered' && outcome.answer.abort ? 'aborted' : 'ok',
+    policyApplied: outcome.kind === 'failed' ? policy : null,
+    status: run.status, durationMs: run.durationMs, input, output: run.ok ? run.output ?? null : null,
+    error: outcome.kind === 'failed' ? { code: outcome.code, message: outcome.message } : null,
+    logs: run.logs, createdAt: deps.clock.now().toISOString(),
+  };
+  await deps.store.webhookInvocations.insert(record);
+  return outcome;
+}
+
+export function describeFailure(hook: Hook, outcome: Extract<WebhookOutcome, { kind: 'failed' }>): string {
+  const name = hook === 'newEmails' ? 'webhook for new emails' : 'webhook for ticket updates';
+  return `${name} failed: ${outcome.message}`;
+}

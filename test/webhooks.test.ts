@@ -1,0 +1,164 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sendQueuedMail } from '../src/app/mail/send-outbound.ts';
+import { BACKENDS } from './support/backends.ts';
+import { startTestApp, type TestApp } from './support/test-app.ts';
+
+interface Call { headers: IncomingHttpHeaders; body: string; json: any }
+
+/** A receiver like a team's own API: answers what the current test scripts, records every call. */
+let receiver: Server;
+let url: string;
+const calls: Call[] = [];
+let answer: (call: Call) => { status?: number; body?: unknown; delayMs?: number } = () => ({ body: {} });
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const call = { headers: req.headers, body, json: body ? JSON.parse(body) : null };
+      calls.push(call);
+      const a = answer(call);
+      setTimeout(() => {
+        res.statusCode = a.status ?? 200;
+        res.setHeader('content-type', 'application/json');
+        res.end(a.body === undefined ? '' : JSON.stringify(a.body));
+      }, a.delayMs ?? 0);
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+  url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+});
+afterAll(async () => {
+  receiver.closeAllConnections();
+  await new Promise<void>((r) => receiver.close(() => r()));
+});
+
+describe.each(BACKENDS)('synchronous webhooks on %s', (kind) => {
+  let t: TestApp;
+  let accountId: number;
+  let ticketId: number;
+
+  beforeEach(async () => {
+    t = await startTestApp(kind);
+    calls.length = 0;
+    answer = () => ({ body: {} });
+    accountId = (await t.api('POST', '/api/v1/email-accounts', {
+      name: 'Service', address: 'support@example.com', inbound: { type: 'smtp' },
+      webhooks: { enabled: true, ticketUpdates: { type: 'apiCall', url }, newEmails: { type: 'apiCall', url }, timeoutMs: 1000, failurePolicy: 'notify' },
+    })).json().id;
+    ticketId = (await t.api('POST', '/api/v1/tickets', { subject: 'Abschlag', from: 'erika@example.com', emailAccountId: accountId })).json().id;
+    calls.length = 0;
+  });
+  afterEach(async () => { await t.close(); });
+
+  const setPolicy = (failurePolicy: 'notify' | 'block') => t.api('PATCH', `/api/v1/email-accounts/${accountId}`, { webhooks: { failurePolicy } });
+  const patch = (body: unknown) => t.api('PATCH', `/api/v1/tickets/${ticketId}`, body, t.agentToken);
+
+  it('ticketUpdates: signed input with changes, previous and userId; the answer patches the ticket and adds a note', async () => {
+    answer = () => ({ body: { ticket: { priority: 'high', addTags: ['vip'] }, note: 'Kunde ist VIP' } });
+    const res = await patch({ status: 'waitingOnCustomer' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'waitingOnCustomer', priority: 'high', tags: ['vip'] });
+    expect(res.json().warnings).toBeUndefined();
+    const [call] = calls;
+    expect(call!.json).toMatchObject({
+      hook: 'ticketUpdates', emailAccountId: accountId, ticketId, userId: t.agentId,
+      changes: { status: 'waitingOnCustomer' }, previous: { status: 'open' }, ticket: { id: ticketId, status: 'waitingOnCustomer' },
+    });
+    const { signingSecret } = (await t.api('GET', `/api/v1/email-accounts/${accountId}/webhooks/signing-secret`)).json();
+    const h = call!.headers;
+    expect(h['webhook-id']).toBe(call!.json.invocationId);
+    expect(new Webhook(signingSecret).verify(call!.body, { 'webhook-id': String(h['webhook-id']), 'webhook-timestamp': String(h['webhook-timestamp']), 'webhook-signature': String(h['webhook-signature']) })).toMatchObject({ hook: 'ticketUpdates' });
+    // The hook's own changes are recorded with the hook as actor and never call it again.
+    expect(calls).toHaveLength(1);
+    const activity = (await t.api('GET', `/api/v1/tickets/${ticketId}/activity`)).json().items;
+    expect(activity.find((a: { field: string }) => a.field === 'priority')).toMatchObject({ to: 'high', actor: { type: 'webhook', hook: 'ticketUpdates', invocationId: call!.json.invocationId } });
+    const notes = (await t.api('GET', `/api/v1/tickets/${ticketId}/conversations`)).json().items;
+    expect(notes).toEqual([expect.objectContaining({ direction: 'internal', body: 'Kunde ist VIP' })]);
+    const updates = (await t.api('GET', `/api/v1/events?ticketId=${ticketId}&type=TicketUpdated`)).json().items;
+    expect(updates.map((e: { data: { changes: object } }) => e.data.changes)).toEqual([{ status: 'waitingOnCustomer' }, { priority: 'high', tags: ['vip'] }]);
+  });
+
+  it('abort rolls the change back and tells the user the hook\'s message', async () => {
+    answer = () => ({ body: { abort: true, message: 'Tickets mit offenem Vertrag dürfen nicht geschlossen werden' } });
+    const res = await patch({ status: 'closed' });
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toMatchObject({ code: 'webhook_aborted', detail: 'Tickets mit offenem Vertrag dürfen nicht geschlossen werden', hook: 'ticketUpdates', invocationId: expect.stringMatching(/^inv_/) });
+    expect((await t.api('GET', `/api/v1/tickets/${ticketId}`)).json().status).toBe('open');
+  });
+
+  it('failure with policy notify: the change goes on and the response carries a warning', async () => {
+    answer = () => ({ status: 500, body: { error: 'down' } });
+    const res = await patch({ priority: 'urgent' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().priority).toBe('urgent');
+    expect(res.json().warnings).toEqual([{ code: 'webhook_failed', hook: 'ticketUpdates', invocationId: expect.any(String), message: expect.stringContaining('answered 500') }]);
+  });
+
+  it('failure with policy block: nothing changes and the problem names the hook and the reason', async () => {
+    await setPolicy('block');
+    for (const [a, reason] of [
+      [() => ({ delayMs: 3000, body: {} }), /timed out/],
+      [() => ({ body: { priority: 'high' } }), /unknown key "priority"/],
+      [() => ({ body: { ticket: { priority: 'extreme' } } }), /ticket\.priority/],
+    ] as const) {
+      answer = a;
+      const res = await patch({ priority: 'low' });
+      expect(res.statusCode).toBe(502);
+      expect(res.json()).toMatchObject({ code: 'webhook_failed', hook: 'ticketUpdates', detail: expect.stringMatching(reason) });
+      expect((await t.api('GET', `/api/v1/tickets/${ticketId}`)).json().priority).toBe('medium');
+    }
+    const failures = (await t.api('GET', `/api/v1/email-accounts/${accountId}/invocations?outcome=failed`)).json().items;
+    expect(failures).toHaveLength(3);
+    expect(failures[0]).toMatchObject({ hook: 'ticketUpdates', trigger: 'ticketUpdate', policyApplied: 'block', ticketId });
+  });
+
+  it('newEmails: an aborted outbound email is blocked and never sent; an aborted note is not saved', async () => {
+    answer = (c) => ({ body: c.json.email.private ? { abort: true, message: 'Keine Notizen mit IBAN' } : { abort: true, message: 'Antwort enthält eine IBAN' } });
+    const reply = await t.api('POST', `/api/v1/tickets/${ticketId}/conversations`, { direction: 'out', body: 'Ihre IBAN DE89 3704 0044 0532 0130 00' }, t.agentToken);
+    expect(reply.statusCode).toBe(422);
+    expect(reply.json()).toMatchObject({ code: 'webhook_aborted', detail: 'Antwort enthält eine IBAN', conversationId: expect.any(Number) });
+    expect(calls[0]!.json).toMatchObject({ hook: 'newEmails', direction: 'out', conversationId: reply.json().conversationId, email: { private: false, to: [{ address: 'erika@example.com' }] } });
+    expect(await sendQueuedMail(t.deps)).toEqual([]);
+    const note = await t.api('POST', `/api/v1/tickets/${ticketId}/conversations`, { direction: 'internal', body: 'IBAN DE89…' }, t.agentToken);
+    expect(note.statusCode).toBe(422);
+    const thread = (await t.api('GET', `/api/v1/tickets/${ticketId}/conversations`)).json().items;
+    expect(thread.map((c: { direction: string; deliveryStatus: string }) => [c.direction, c.deliveryStatus])).toEqual([['out', 'blocked']]);
+  });
+
+  it('newEmails: an allowed outbound email is released to the outbox only after the hook answered', async () => {
+    answer = () => ({ body: { ticket: { addTags: ['beantwortet'] } } });
+    const reply = await t.api('POST', `/api/v1/tickets/${ticketId}/conversations`, { direction: 'out', body: 'Danke' }, t.agentToken);
+    expect(reply.statusCode).toBe(201);
+    expect(reply.json().deliveryStatus).toBe('queued');
+    expect((await t.api('GET', `/api/v1/tickets/${ticketId}`)).json().tags).toEqual(['beantwortet']);
+    // Released: the outbox takes it (and fails it here: the account has no outbound server).
+    expect((await sendQueuedMail(t.deps)).map((o) => o.conversationId)).toEqual([reply.json().id]);
+  });
+
+  it('the switch off means no call; the test endpoint works anyway and shows the answer', async () => {
+    await t.api('PATCH', `/api/v1/email-accounts/${accountId}`, { webhooks: { enabled: false } });
+    await patch({ priority: 'low' });
+    expect(calls).toHaveLength(0);
+    answer = () => ({ body: { message: 'Test ok', ticket: { priority: 'high' } } });
+    const res = await t.api('POST', `/api/v1/email-accounts/${accountId}/webhooks/ticketUpdates/test`);
+    expect(res.json()).toMatchObject({ outcome: 'ok', answer: { message: 'Test ok', ticket: { priority: 'high' } }, error: null });
+    expect(calls[0]!.json).toMatchObject({ hook: 'ticketUpdates', changes: { status: 'closed' }, previous: { status: 'open' } });
+    const log = (await t.api('GET', `/api/v1/email-accounts/${accountId}/invocations?hook=ticketUpdates`)).json().items;
+    expect(log[0]).toMatchObject({ trigger: 'test', outcome: 'ok' });
+  });
+
+  it('after a rotation both the new and the previous secret sign (receivers may verify with either)', async () => {
+    const old = (await t.api('GET', `/api/v1/email-accounts/${accountId}/webhooks/signing-secret`)).json().signingSecret;
+    const rotated = (await t.api('POST', `/api/v1/email-accounts/${accountId}/webhooks/signing-secret/rotate`)).json().signingSecret;
+    await patch({ priority: 'high' });
+    const h = calls[0]!.headers;
+    const headers = { 'webhook-id': String(h['webhook-id']), 'webhook-timestamp': String(h['webhook-timestamp']), 'webhook-signature': String(h['webhook-signature']) };
+    expect(String(h['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(new Webhook(old).verify(calls[0]!.body, headers)).toBeTruthy();
+    expect(new Webhook(rotated).verify(calls[0]!.body, headers)).toBeTruthy();
+  });
+});
