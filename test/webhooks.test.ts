@@ -2,6 +2,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sendQueuedMail } from '../src/app/mail/send-outbound.ts';
+import { acceptInbound } from '../src/app/mail/accept-inbound.ts';
+import { processPendingInbound } from '../src/app/mail/ingest-inbound.ts';
+import { reopenDueTickets } from '../src/app/tickets/reopen-due-tickets.ts';
 import { BACKENDS } from './support/backends.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
@@ -149,6 +152,68 @@ describe.each(BACKENDS)('synchronous webhooks on %s', (kind) => {
     expect(calls[0]!.json).toMatchObject({ hook: 'ticketUpdates', changes: { status: 'closed' }, previous: { status: 'open' } });
     const log = (await t.api('GET', `/api/v1/email-accounts/${accountId}/invocations?hook=ticketUpdates`)).json().items;
     expect(log[0]).toMatchObject({ trigger: 'test', outcome: 'ok' });
+  });
+
+  const inbound = async (raw: string[]) => {
+    await acceptInbound(t.deps, { emailAccountId: accountId, source: 'smtp', sourceKey: null, envelopeFrom: 'kunde@example.com', envelopeTo: ['support@example.com'], raw: Buffer.from(raw.join('\r\n')) });
+    return (await processPendingInbound(t.deps))[0]!;
+  };
+
+  it('newEmails on inbound mail: after threading, the answer marks spam and sets fields; the email is kept', async () => {
+    answer = (c) => ({ body: c.json.conversationId === null ? { spam: true, ticket: { priority: 'low' } } : { ticket: { addTags: ['antwort'] } } });
+    const first = await inbound(['From: Kunde <kunde@example.com>', 'To: support@example.com', 'Subject: Gewinnspiel', 'Message-ID: <g1@example.com>', '', 'Sie haben gewonnen!']);
+    expect(first.outcome).toBe('new_ticket');
+    expect(calls[0]!.json).toMatchObject({ hook: 'newEmails', direction: 'in', conversationId: null, ticketId: first.ticketId, userId: null, email: { subject: 'Gewinnspiel', from: { address: 'kunde@example.com' } } });
+    const ticket = (await t.api('GET', `/api/v1/tickets/${first.ticketId}`)).json();
+    expect(ticket).toMatchObject({ priority: 'low', tags: ['spam'], flags: { spam: true } });
+    const reply = await inbound(['From: kunde@example.com', 'To: support@example.com', 'Subject: Re: Gewinnspiel', 'In-Reply-To: <g1@example.com>', 'Message-ID: <g2@example.com>', '', 'Und?']);
+    expect(calls[1]!.json).toMatchObject({ conversationId: reply.conversationId, ticketId: first.ticketId });
+    expect((await t.api('GET', `/api/v1/tickets/${first.ticketId}`)).json().tags).toEqual(['spam', 'antwort']);
+  });
+
+  it('an inbound hook failure keeps the email, shows on the ticket, notifies admins, and can be retried', async () => {
+    answer = () => ({ status: 503, body: { error: 'maintenance' } });
+    const result = await inbound(['From: kunde@example.com', 'To: support@example.com', 'Subject: Zähler', 'Message-ID: <z1@example.com>', '', 'Stand 123']);
+    expect(result.outcome).toBe('new_ticket');
+    const activity = (await t.api('GET', `/api/v1/tickets/${result.ticketId}/activity`)).json().items;
+    const failure = activity.find((a: { field: string }) => a.field === 'webhook');
+    expect(failure).toMatchObject({ to: 'failed', meta: { hook: 'newEmails', error: expect.stringContaining('503') } });
+    const notes = (await t.api('GET', '/api/v1/notifications', undefined, t.adminToken)).json();
+    expect(notes.items[0]).toMatchObject({ kind: 'webhook_failed', ticketId: result.ticketId, message: expect.stringContaining(`webhook for new emails failed`) });
+    answer = () => ({ body: { ticket: { addTags: ['nachgeholt'] } } });
+    const retried = await t.api('POST', `/api/v1/email-accounts/${accountId}/invocations/${failure.meta.invocationId}/retry`);
+    expect(retried.json()).toMatchObject({ outcome: 'ok', error: null });
+    expect((await t.api('GET', `/api/v1/tickets/${result.ticketId}`)).json().tags).toEqual(['nachgeholt']);
+  });
+
+  it('system changes call ticketUpdates too: the reopen at dueBy, with userId null', async () => {
+    await patch({ status: 'pending', dueBy: '2026-11-28T11:00:00.000Z' });
+    calls.length = 0;
+    t.clock.set('2026-11-28T11:00:01.000Z');
+    expect(await reopenDueTickets(t.deps)).toEqual([ticketId]);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.json).toMatchObject({ hook: 'ticketUpdates', userId: null, changes: { status: 'open' }, previous: { status: 'pending' } });
+  });
+
+  it('hooks of one ticket never interleave; a slow hook on one ticket does not hold up another', async () => {
+    const other = (await t.api('POST', '/api/v1/tickets', { subject: 'Andere', from: 'b@example.com', emailAccountId: accountId })).json().id;
+    calls.length = 0;
+    const spans: Array<{ ticket: number; event: string }> = [];
+    answer = (c) => {
+      spans.push({ ticket: c.json.ticketId, event: 'start' });
+      const delayMs = c.json.ticketId === ticketId ? 400 : 0;
+      setTimeout(() => spans.push({ ticket: c.json.ticketId, event: 'end' }), delayMs);
+      return { delayMs, body: {} };
+    };
+    const finished: string[] = [];
+    await Promise.all([
+      patch({ priority: 'high' }).then(() => finished.push('slow 1')),
+      patch({ priority: 'low' }).then(() => finished.push('slow 2')),
+      t.api('PATCH', `/api/v1/tickets/${other}`, { priority: 'urgent' }, t.agentToken).then(() => finished.push('other')),
+    ]);
+    const mine = spans.filter((s) => s.ticket === ticketId).map((s) => s.event);
+    expect(mine).toEqual(['start', 'end', 'start', 'end']);
+    expect(finished[0]).toBe('other');
   });
 
   it('after a rotation both the new and the previous secret sign (receivers may verify with either)', async () => {

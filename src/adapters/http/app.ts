@@ -9,7 +9,7 @@ import { registerAuth } from './plugins/auth.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
 import { registerObservability } from './plugins/observability.ts';
 import { authRoutes } from './routes/auth.ts';
-import { emailAccountRoutes, webhookRoutes } from './routes/email-accounts.ts';
+import { emailAccountRoutes, invocationRetryRoutes, webhookRoutes } from './routes/email-accounts.ts';
 import { eventRoutes, notificationRoutes, secretRoutes } from './routes/misc.ts';
 import { executorRoutes } from './routes/executors.ts';
 import { ticketRoutes } from './routes/tickets.ts';
@@ -69,6 +69,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
     await api.register(ticketRoutes, { deps });
     await api.register(emailAccountRoutes, { deps });
     await api.register(webhookRoutes, { deps });
+    await api.register(invocationRetryRoutes, { deps });
     await api.register(notificationRoutes, { deps });
     await api.register(secretRoutes, { deps });
     await api.register(eventRoutes, { deps });

@@ -1,7 +1,8 @@
 import type { AttachmentRef, MessageFlags } from '../../domain/conversation.ts';
 import type { InboundEmail } from '../../domain/mail/inbound-email.ts';
 import { decideThread, threadLookupKeys } from '../../domain/mail/threading.ts';
-import { applyTicketPatch, reopensOnCustomerReply, type Ticket } from '../../domain/ticket.ts';
+import { applyTicketPatch, reopensOnCustomerReply, type Ticket, type TicketDiff } from '../../domain/ticket.ts';
+import { fireInboundHook, fireSystemTicketUpdate } from '../webhooks/notify-only-hooks.ts';
 import type { Actor } from '../../domain/user.ts';
 import type { AppDeps } from '../deps.ts';
 import { publish, recordTicketChange } from '../record-change.ts';
@@ -69,6 +70,7 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
     if (bouncedConversation) decision = { kind: 'reply', ticketId: bouncedConversation.ticketId, via: 'in-reply-to' };
   }
 
+  const change: { reopened: { ticket: Ticket; diff: TicketDiff } | null } = { reopened: null };
   const result = await deps.store.transaction(async (tx): Promise<IngestResult> => {
     if (decision.kind === 'new') {
       const draft = draftTicket({
@@ -105,7 +107,7 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
       type: 'TicketResponse', ticketId: ticket.id, userId: null,
       data: { ticketId: ticket.id, conversationId: conversation.id, automatic: auto, conversation: { ...conversation, attachments: refs } },
     }]);
-    await touchTicket(tx, deps, ticket, { auto, at, now });
+    change.reopened = await touchTicket(tx, deps, ticket, { auto, at, now });
     if (bouncedConversation && email.bounce?.permanent) {
       const reason = `bounced: ${email.bounce.status ?? 'permanent failure'} for ${email.bounce.recipients.join(', ') || 'the recipient'}`;
       await tx.conversations.setDelivery(bouncedConversation.id, 'failed', reason);
@@ -114,6 +116,11 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
     return { outcome: bouncedConversation ? 'bounce' : 'reply', ticketId: ticket.id, conversationId: conversation.id };
   });
 
+  // The email is stored whatever the hooks say; they run now that it is (see notify-only-hooks.ts).
+  if (result.ticketId !== null && !auto) {
+    await fireInboundHook(deps, result.ticketId, result.conversationId, email).catch((err: unknown) => deps.logger.error({ err, ticketId: result.ticketId }, 'inbound webhook failed to run'));
+    if (change.reopened) await fireSystemTicketUpdate(deps, change.reopened.ticket, change.reopened.diff).catch((err: unknown) => deps.logger.error({ err }, 'ticketUpdates webhook failed to run'));
+  }
   if (bouncedConversation?.agentId && email.bounce?.permanent) {
     await notify(deps, [bouncedConversation.agentId], {
       kind: 'email_failed', ticketId: bouncedConversation.ticketId, link: `/tickets/${bouncedConversation.ticketId}`,
@@ -124,7 +131,7 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
 }
 
 /** Counters and timestamps of a reply; a customer's (not an automatic) reply reopens the ticket. */
-async function touchTicket(tx: Store, deps: AppDeps, ticket: Ticket, o: { auto: boolean; at: string; now: Date }): Promise<void> {
+async function touchTicket(tx: Store, deps: AppDeps, ticket: Ticket, o: { auto: boolean; at: string; now: Date }): Promise<{ ticket: Ticket; diff: TicketDiff } | null> {
   let next: Ticket = { ...ticket, lastMessageAt: o.at, messageCount: ticket.messageCount + 1, modifiedAt: o.at };
   if (!o.auto) next.lastCustomerMessageAt = o.at;
   const reopen = !o.auto && reopensOnCustomerReply(ticket.status);
@@ -136,7 +143,9 @@ async function touchTicket(tx: Store, deps: AppDeps, ticket: Ticket, o: { auto: 
   }
   // Inside the transaction the row is ours; a lost race means a concurrent agent change, so retry the message.
   if (!(await tx.tickets.save(next, ticket.version))) throw new Error(`ticket ${ticket.id} changed during ingestion; will retry`);
-  if (diff) await recordTicketChange(tx, deps, next, diff, { type: 'system', reason: 'customer replied' }, { reopenedByCustomerReply: true });
+  if (!diff) return null;
+  await recordTicketChange(tx, deps, next, diff, { type: 'system', reason: 'customer replied' }, { reopenedByCustomerReply: true });
+  return { ticket: next, diff };
 }
 
 async function finish(deps: AppDeps, record: InboundRecord, result: IngestResult): Promise<IngestResult> {

@@ -9,6 +9,7 @@ import { Closed, DateTime, Email, EmailAccount, Executor, IdParams, Inbound, Nul
 import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../../domain/email-account.ts';
 import { HOOKS } from '../../../domain/webhook.ts';
 import { testWebhook } from '../../../app/webhooks/test-webhook.ts';
+import { retryInvocation } from '../../../app/webhooks/notify-only-hooks.ts';
 import { principalOf } from '../plugins/auth.ts';
 
 const WebhooksIn = Type.Object({
@@ -139,4 +140,15 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       params: HookParams, response: { 200: Type.Object({ invocationId: Nullable(Type.String()), outcome: Type.String(), answer: Type.Unknown(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })) }) },
     },
   }, async (request) => testWebhook(deps, request.params.id, request.params.hook, principalOf(request).user.id));
+};
+
+export const invocationRetryRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.post('/email-accounts/:id/invocations/:invocationId/retry', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['email-accounts'], summary: 'Run a recorded invocation again with the same input; for inbound mail the answer is applied now',
+      params: Type.Object({ id: Type.Integer({ minimum: 1 }), invocationId: Type.String({ pattern: '^inv_[A-Za-z0-9]{8,40}$' }) }),
+      response: { 200: Type.Object({ invocationId: Nullable(Type.String()), outcome: Type.String(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })) }) },
+    },
+  }, async (request) => retryInvocation(deps, request.params.id, request.params.invocationId, principalOf(request).user.id));
 };

@@ -1,0 +1,108 @@
+import type { InboundEmail } from '../../domain/mail/inbound-email.ts';
+import type { Ticket, TicketDiff } from '../../domain/ticket.ts';
+import type { Hook } from '../../domain/webhook.ts';
+import type { AppDeps } from '../deps.ts';
+import { AppError, notFound } from '../errors.ts';
+import { notify } from '../notifications.ts';
+import type { Store } from '../ports/store.ts';
+import { applyWebhookAnswer, publicTicket } from '../tickets/update-ticket.ts';
+import { describeFailure, runWebhook, type WebhookOutcome } from './run-webhook.ts';
+import { withTicketLock } from './ticket-lock.ts';
+
+/**
+ * Hooks on steps nobody can take back: inbound mail (the email is already stored and is never
+ * dropped) and system changes of a ticket (auto-reopen at dueBy, reopen by a customer reply).
+ * They run right after the step commits; an answer is applied (ticket patch, note, spam), an
+ * abort is recorded, and a failure is shown on the ticket and sent to the account's admins.
+ */
+async function settle(deps: AppDeps, hook: Hook, ticketId: number, outcome: WebhookOutcome): Promise<void> {
+  const at = deps.clock.now().toISOString();
+  const actor = { type: 'system', reason: `webhook ${hook}` } as const;
+  if (outcome.kind === 'skipped') return;
+  if (outcome.kind === 'failed') {
+    const message = `${describeFailure(hook, outcome)} (ticket ${ticketId})`;
+    await deps.store.activity.add([{ ticketId, field: 'webhook', from: null, to: 'failed', actor, at, meta: { hook, invocationId: outcome.invocationId, error: outcome.message } }]);
+    const admins = await adminIds(deps.store);
+    await notify(deps, admins, { kind: 'webhook_failed', ticketId, link: `/tickets/${ticketId}?invocation=${outcome.invocationId}`, message });
+    return;
+  }
+  const { answer, invocationId } = outcome;
+  if (answer.abort || answer.message) {
+    await deps.store.activity.add([{ ticketId, field: 'webhook', from: null, to: answer.abort ? 'aborted' : 'message', actor, at, meta: { hook, invocationId, message: answer.message } }]);
+  }
+  await applyWebhookAnswer(deps, ticketId, answer, { type: 'webhook', hook, invocationId });
+  if (answer.spam) {
+    const ticket = await deps.store.tickets.get(ticketId);
+    if (ticket) await deps.store.tickets.save({ ...ticket, flags: { ...ticket.flags, spam: true } }, ticket.version);
+  }
+}
+
+async function adminIds(store: Store): Promise<number[]> {
+  const ids: number[] = [];
+  for (let cursor: string | null = null; ;) {
+    const page = await store.users.list({ limit: 200, cursor });
+    ids.push(...page.items.filter((u) => u.role === 'admin' && !u.disabled && !u.service).map((u) => u.id));
+    if (!page.nextCursor) return ids;
+    cursor = page.nextCursor;
+  }
+}
+
+async function hookedAccount(deps: AppDeps, ticket: Ticket, hook: Hook) {
+  if (ticket.emailAccountId === null) return null;
+  const account = (await deps.store.emailAccounts.get(ticket.emailAccountId))?.account;
+  return account && account.webhooks.enabled && account.webhooks[hook] ? account : null;
+}
+
+export async function fireInboundHook(deps: AppDeps, ticketId: number, conversationId: number | null, email: InboundEmail): Promise<void> {
+  const ticket = await deps.store.tickets.get(ticketId);
+  const account = ticket ? await hookedAccount(deps, ticket, 'newEmails') : null;
+  if (!ticket || !account) return;
+  await withTicketLock(deps, ticketId, account.webhooks.timeoutMs, async () => {
+    const outcome = await runWebhook(deps, {
+      account, hook: 'newEmails', trigger: 'inboundEmail', ticketId, conversationId, userId: null, policyOverride: 'notify',
+      payload: {
+        direction: 'in', ticket: publicTicket(ticket),
+        email: {
+          messageId: email.messageId, inReplyTo: email.inReplyTo, references: email.references, from: email.from, to: email.to, cc: email.cc,
+          subject: email.subject, bodyPlain: email.bodyPlain, bodyHtml: email.bodyHtml, private: false,
+          attachments: email.attachments.map((a) => ({ name: a.filename, contentType: a.contentType, size: a.size })),
+        },
+      },
+    });
+    await settle(deps, 'newEmails', ticketId, outcome);
+  });
+}
+
+export async function fireSystemTicketUpdate(deps: AppDeps, ticket: Ticket, diff: TicketDiff): Promise<void> {
+  const account = await hookedAccount(deps, ticket, 'ticketUpdates');
+  if (!account) return;
+  await withTicketLock(deps, ticket.id, account.webhooks.timeoutMs, async () => {
+    const outcome = await runWebhook(deps, {
+      account, hook: 'ticketUpdates', trigger: 'systemUpdate', ticketId: ticket.id, conversationId: null, userId: null, policyOverride: 'notify',
+      payload: { changes: diff.changes, previous: diff.previous, ticket: publicTicket(ticket) },
+    });
+    await settle(deps, 'ticketUpdates', ticket.id, outcome);
+  });
+}
+
+/** Runs a recorded invocation's hook again with the same input (a new invocation, trigger `retry`). */
+export async function retryInvocation(deps: AppDeps, accountId: number, invocationId: string, userId: number) {
+  const previous = await deps.store.webhookInvocations.get(invocationId);
+  if (!previous || previous.emailAccountId !== accountId) throw notFound('invocation', invocationId);
+  const account = (await deps.store.emailAccounts.get(accountId))?.account;
+  if (!account?.webhooks[previous.hook]) throw new AppError('conflict', `the account has no ${previous.hook} hook any more`);
+  const { hook: _h, invocationId: _i, timestamp: _t, emailAccountId: _a, ticketId: _k, conversationId: _c, userId: _u, ...payload } = previous.input as Record<string, unknown>;
+  const outcome = await runWebhook(deps, {
+    account: { ...account, webhooks: { ...account.webhooks, enabled: true } }, hook: previous.hook, trigger: 'retry',
+    ticketId: previous.ticketId, conversationId: previous.conversationId, userId, policyOverride: 'notify', payload,
+  });
+  // A retried inbound hook finishes what the first try could not: its answer is applied now.
+  if (previous.trigger === 'inboundEmail' && previous.ticketId !== null && outcome.kind === 'answered') {
+    await settle(deps, previous.hook, previous.ticketId, outcome);
+  }
+  return outcome.kind === 'skipped'
+    ? { invocationId: null, outcome: 'skipped', error: null }
+    : outcome.kind === 'failed'
+      ? { invocationId: outcome.invocationId, outcome: 'failed', error: { code: outcome.code, message: outcome.message } }
+      : { invocationId: outcome.invocationId, outcome: outcome.answer.abort ? 'aborted' : 'ok', error: null };
+}
