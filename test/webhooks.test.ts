@@ -79,6 +79,8 @@ describe.each(BACKENDS)('synchronous webhooks on %s', (kind) => {
     expect(calls).toHaveLength(1);
     const activity = (await t.api('GET', `/api/v1/tickets/${ticketId}/activity`)).json().items;
     expect(activity.find((a: { field: string }) => a.field === 'priority')).toMatchObject({ to: 'high', actor: { type: 'webhook', hook: 'ticketUpdates', invocationId: call!.json.invocationId } });
+    // Every invocation is on the ticket's activity, with its outcome and duration.
+    expect(activity.find((a: { field: string }) => a.field === 'webhook')).toMatchObject({ to: 'ok', meta: { hook: 'ticketUpdates', invocationId: call!.json.invocationId, trigger: 'ticketUpdate', status: 200, durationMs: expect.any(Number) } });
     const notes = (await t.api('GET', `/api/v1/tickets/${ticketId}/conversations`)).json().items;
     expect(notes).toEqual([expect.objectContaining({ direction: 'internal', body: 'Kunde ist VIP' })]);
     const updates = (await t.api('GET', `/api/v1/events?ticketId=${ticketId}&type=TicketUpdated`)).json().items;

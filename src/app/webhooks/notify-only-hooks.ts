@@ -16,20 +16,15 @@ import { withTicketLock } from './ticket-lock.ts';
  * abort is recorded, and a failure is shown on the ticket and sent to the account's admins.
  */
 async function settle(deps: AppDeps, hook: Hook, ticketId: number, outcome: WebhookOutcome): Promise<void> {
-  const at = deps.clock.now().toISOString();
-  const actor = { type: 'system', reason: `webhook ${hook}` } as const;
   if (outcome.kind === 'skipped') return;
+  // runWebhook has put the invocation (and a failure's reason) on the ticket's activity.
   if (outcome.kind === 'failed') {
     const message = `${describeFailure(hook, outcome)} (ticket ${ticketId})`;
-    await deps.store.activity.add([{ ticketId, field: 'webhook', from: null, to: 'failed', actor, at, meta: { hook, invocationId: outcome.invocationId, error: outcome.message } }]);
     const admins = await adminIds(deps.store);
     await notify(deps, admins, { kind: 'webhook_failed', ticketId, link: `/tickets/${ticketId}?invocation=${outcome.invocationId}`, message });
     return;
   }
   const { answer, invocationId } = outcome;
-  if (answer.abort || answer.message) {
-    await deps.store.activity.add([{ ticketId, field: 'webhook', from: null, to: answer.abort ? 'aborted' : 'message', actor, at, meta: { hook, invocationId, message: answer.message } }]);
-  }
   await applyWebhookAnswer(deps, ticketId, answer, { type: 'webhook', hook, invocationId });
   if (answer.spam) {
     const ticket = await deps.store.tickets.get(ticketId);

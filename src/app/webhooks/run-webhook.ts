@@ -71,6 +71,17 @@ export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<Webh
     logs: run.logs, createdAt: deps.clock.now().toISOString(),
   };
   await deps.store.webhookInvocations.insert(record);
+  if (call.ticketId !== null) {
+    await deps.store.activity.add([{
+      ticketId: call.ticketId, field: 'webhook', from: null, to: record.outcome,
+      actor: { type: 'system', reason: `webhook ${call.hook}` }, at: record.createdAt,
+      meta: {
+        hook: call.hook, invocationId, trigger: call.trigger, durationMs: run.durationMs, status: run.status,
+        ...(record.error ? { error: record.error.message, policy: record.policyApplied } : {}),
+        ...(outcome.kind === 'answered' && outcome.answer.message ? { message: outcome.answer.message } : {}),
+      },
+    }]);
+  }
   return outcome;
 }
 
