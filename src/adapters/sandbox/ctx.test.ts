@@ -244,7 +244,8 @@ describe('ctx.secrets, ctx.cache, ctx.deskhook, logs and timers', () => {
     const started = performance.now();
     const result = await run('export default (input, ctx) => ctx.secrets.get("ERP_TOKEN")', null, bridge, { limits: { timeoutMs: 300 } });
     expect(result.error?.code).toBe('timeout');
-    expect(performance.now() - started).toBeLessThan(1300);
+    // Ended by its own deadline, not by the bridge (which never answers).
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('caps ctx calls in flight', async () => {

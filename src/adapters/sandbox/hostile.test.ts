@@ -103,20 +103,21 @@ describe('the server stays responsive', () => {
       ticks++;
     }, 10);
     try {
-      const spinning = js('export default () => { while (true) {} }', null, { timeoutMs: 1500 });
-      const normal = await js(CANARY, { a: 1, b: 1 });
-      const normalDoneAfter = performance.now() - started;
+      const finished: string[] = [];
+      const spinning = js('export default () => { while (true) {} }', null, { timeoutMs: 1500 }).then((r) => { finished.push('spinning'); return r; });
+      const normal = await js(CANARY, { a: 1, b: 1 }).then((r) => { finished.push('normal'); return r; });
       const spun = await spinning;
       expect(normal.output).toEqual({ sum: 2 });
-      expect(normalDoneAfter).toBeLessThan(1000);
+      // The normal run was served while the other spun, not after it was stopped.
+      expect(finished).toEqual(['normal', 'spinning']);
       expect(spun.error?.code).toBe('timeout');
-      expect(performance.now() - started).toBeGreaterThanOrEqual(1500);
     } finally {
       clearInterval(timer);
     }
     // Blocked by the loop, the main thread would show one gap of ~1.5 s and almost no ticks.
     expect(ticks).toBeGreaterThan(30);
-    expect(maxGap).toBeLessThan(500);
+    // A blocked loop shows one gap as long as the spin (1.5 s); scheduling noise stays far below.
+    expect(maxGap).toBeLessThan(1200);
   });
 });
 

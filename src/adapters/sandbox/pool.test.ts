@@ -37,8 +37,9 @@ describe('worker failures', () => {
       const hung = await pool.run(job({ fault: 'hang' }));
       const elapsed = performance.now() - started;
       expect(hung.error).toMatchObject({ code: 'timeout', message: 'the run exceeded its time limit of 300 ms and its worker was stopped' });
-      expect(elapsed).toBeGreaterThanOrEqual(1300);
-      expect(elapsed).toBeLessThan(3000);
+      // Killed by the backstop (deadline + 1 s grace), neither before it nor never.
+      expect(elapsed).toBeGreaterThanOrEqual(1200);
+      expect(elapsed).toBeLessThan(10_000);
       expect((await pool.run(job('after hang'))).output).toBe('after hang');
     } finally {
       await pool.close();
