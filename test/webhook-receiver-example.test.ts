@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runWebhook } from '../src/app/webhooks/run-webhook.ts';
-import { applyWebhookAnswer, publicTicket } from '../src/app/tickets/update-ticket.ts';
+import { acceptInbound } from '../src/app/mail/accept-inbound.ts';
+import { processPendingInbound } from '../src/app/mail/ingest-inbound.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 /**
@@ -189,34 +190,39 @@ describe('docs/examples/webhook-receiver.mjs driven by deskhook (sqlite)', () =>
     }
   });
 
-  it('flags an inbound "Kündigung" with priority, tag and note (answer applied as inbound mail applies it)', async () => {
-    // Inbound mail runs the same runWebhook with direction "in" and then applies the answer with
-    // the hook as actor; this drives that path directly, signed by the product, on a stored ticket.
-    const stored = await newTicket(accountId, { subject: 'Kündigung zum 31.12.' });
-    const ticket = (await t.deps.store.tickets.get(stored.id))!;
-    const account = (await t.deps.store.emailAccounts.get(accountId))!.account;
-    const inbound = (subject: string) => runWebhook(t.deps, {
-      account, hook: 'newEmails', trigger: 'inboundEmail', ticketId: ticket.id, conversationId: null, userId: null, policyOverride: 'notify',
-      payload: {
-        direction: 'in', ticket: publicTicket(ticket),
-        email: {
-          messageId: '<k1@example.com>', inReplyTo: null, references: [], from: { address: 'erika.mustermann@example.com', name: 'Erika Mustermann' },
-          to: [{ address: 'kundenservice@stadtwerke.example', name: '' }], cc: [], subject, bodyPlain: 'Hiermit kündige ich meinen Vertrag V-100234.',
-          bodyHtml: null, private: false, attachments: [],
-        },
-      },
-    });
-    const outcome = await inbound('Ku\u0308ndigung zum 31.12.'); // "ü" decomposed, as some clients send it
-    if (outcome.kind !== 'answered') throw new Error(`expected an answer, got ${JSON.stringify(outcome)}`);
-    expect(outcome.answer).toMatchObject({ abort: false, ticket: { priority: 'high', addTags: ['kuendigung'] }, note: expect.stringContaining('Possible cancellation') });
-    const after = await applyWebhookAnswer(t.deps, ticket.id, outcome.answer, { type: 'webhook', hook: 'newEmails', invocationId: outcome.invocationId });
-    expect(after).toMatchObject({ priority: 'high', tags: ['kuendigung'] });
-    const notes = (await t.api('GET', `/api/v1/tickets/${ticket.id}/conversations`)).json().items;
-    expect(notes).toEqual([expect.objectContaining({ direction: 'internal', body: outcome.answer.note })]);
-    expect(await logLine(receiver, outcome.invocationId)).toContain('newEmails/in');
+  it('flags an inbound "Kündigung" with priority, tag and note; other mail is left alone', async () => {
+    // Mail as the SMTP server stores it, then the intake: parse, thread, store, run the hook.
+    const deliver = async (messageId: string, subjectHeader: string) => {
+      const raw = [
+        'From: Erika Mustermann <erika.mustermann@example.com>', 'To: kundenservice@stadtwerke.example', `Subject: ${subjectHeader}`,
+        `Message-ID: <${messageId}>`, 'Date: Sat, 28 Nov 2026 09:58:00 +0000', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8',
+        'Content-Transfer-Encoding: 8bit', '', 'Guten Tag,', 'hiermit kündige ich meinen Vertrag V-100234.', 'Erika Mustermann', '',
+      ].join('\r\n');
+      await acceptInbound(t.deps, {
+        emailAccountId: accountId, source: 'smtp', sourceKey: null, envelopeFrom: 'erika.mustermann@example.com',
+        envelopeTo: ['kundenservice@stadtwerke.example'], raw: Buffer.from(raw, 'utf8'),
+      });
+      const [result] = await processPendingInbound(t.deps);
+      expect(result).toMatchObject({ outcome: 'new_ticket', ticketId: expect.any(Number) });
+      return result!.ticketId!;
+    };
 
-    const other = await inbound('Zählerstand März');
-    expect(other).toMatchObject({ kind: 'answered', answer: { abort: false, ticket: null, note: null } });
+    // "Kündigung" as an encoded word, with the "ü" decomposed as some mail clients send it.
+    const cancelled = await deliver('k1@example.com', '=?UTF-8?Q?Ku=CC=88ndigung_zum_31.12.?=');
+    expect((await t.api('GET', `/api/v1/tickets/${cancelled}`)).json()).toMatchObject({ priority: 'high', tags: ['kuendigung'] });
+    const thread = (await t.api('GET', `/api/v1/tickets/${cancelled}/conversations`)).json().items;
+    expect(thread).toEqual([expect.objectContaining({ direction: 'internal', body: expect.stringContaining('Possible cancellation') })]);
+    const [call] = await invocations(accountId, `hook=newEmails&ticketId=${cancelled}`);
+    expect(call).toMatchObject({
+      trigger: 'inboundEmail', outcome: 'ok', conversationId: null, userId: null,
+      input: { direction: 'in', conversationId: null, email: { messageId: 'k1@example.com', from: { address: 'erika.mustermann@example.com' } } },
+      output: { ticket: { priority: 'high', addTags: ['kuendigung'] } },
+    });
+    expect(await logLine(receiver, call.id)).toContain(`newEmails/in ticket=${cancelled} -> ticket {"priority":"high","addTags":["kuendigung"]} + note`);
+
+    const ordinary = await deliver('z1@example.com', '=?UTF-8?Q?Z=C3=A4hlerstand_M=C3=A4rz?=');
+    expect((await t.api('GET', `/api/v1/tickets/${ordinary}`)).json()).toMatchObject({ priority: 'medium', tags: [] });
+    expect((await invocations(accountId, `hook=newEmails&ticketId=${ordinary}`))[0]).toMatchObject({ outcome: 'ok', output: {} });
   });
 
   it('with the wrong secret the receiver answers 401 and deskhook reports webhook_failed', async () => {
@@ -258,4 +264,10 @@ describe('docs/examples/webhook-receiver.mjs driven by deskhook (sqlite)', () =>
     await get.body.dump();
     expect(get.statusCode).toBe(405);
   });
+});
+
+it('docs/webhooks.md embeds the receiver exactly as it is in docs/examples', () => {
+  const source = readFileSync(RECEIVER, 'utf8');
+  const doc = readFileSync(new URL('../docs/webhooks.md', import.meta.url), 'utf8');
+  expect(doc).toContain(`\`\`\`js\n${source}\`\`\`\n`);
 });

@@ -36,10 +36,17 @@ export async function writeAgentMessage(deps: AppDeps, ticketId: number, input: 
 async function outbound(deps: AppDeps, account: EmailAccount, ticketId: number, input: AgentMessageInput, actor: Actor) {
   const held = await addAgentMessage(deps, ticketId, input, actor, { hold: true });
   const ticket = (await deps.store.tickets.get(ticketId))!;
-  const outcome = await runWebhook(deps, {
-    account, hook: 'newEmails', trigger: 'outboundEmail', ticketId, conversationId: held.id, userId: actorUserId(actor),
-    payload: { direction: 'out', ticket: publicTicket(ticket), email: emailInput(held, account.outbound?.senderName ?? null) },
-  });
+  let outcome;
+  try {
+    outcome = await runWebhook(deps, {
+      account, hook: 'newEmails', trigger: 'outboundEmail', ticketId, conversationId: held.id, userId: actorUserId(actor),
+      payload: { direction: 'out', ticket: publicTicket(ticket), email: emailInput(held, account.outbound?.senderName ?? null) },
+    });
+  } catch (err) {
+    // A held email must end blocked or released, never stay held: here the hook could not even run.
+    await deps.store.conversations.setDelivery(held.id, 'blocked', 'the webhook for new emails could not be run');
+    throw err;
+  }
   const warnings: WebhookWarning[] = [];
   if (outcome.kind === 'answered' && outcome.answer.abort) {
     const message = outcome.answer.message ?? 'the webhook for new emails stopped this email';

@@ -160,7 +160,8 @@ async function finish(deps: AppDeps, record: InboundRecord, result: IngestResult
  */
 export async function processPendingInbound(deps: AppDeps, limit = 20): Promise<IngestResult[]> {
   const now = deps.clock.now();
-  const claimed = await deps.store.inbound.claim(now.toISOString(), new Date(now.getTime() + 60_000).toISOString(), limit);
+  // Long enough for parsing plus a newEmails hook at its longest (30 s) after waiting for the ticket's lock.
+  const claimed = await deps.store.inbound.claim(now.toISOString(), new Date(now.getTime() + 180_000).toISOString(), limit);
   const results: IngestResult[] = [];
   for (const record of claimed) {
     try {

@@ -4,6 +4,12 @@ import type { AppDeps } from '../deps.ts';
 import { revealSigningSecret } from '../email-accounts.ts';
 import type { WebhookInvocation } from '../ports/store.ts';
 
+let lastSequence = 0;
+function nextSequence(): string {
+  lastSequence = Math.max(lastSequence + 1, Math.floor((performance.timeOrigin + performance.now()) * 1000));
+  return lastSequence.toString(36).padStart(11, '0');
+}
+
 export type WebhookOutcome =
   | { kind: 'skipped' }
   | { kind: 'answered'; invocationId: string; answer: WebhookAnswer }
@@ -40,7 +46,8 @@ export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<Webh
   const { webhooks } = call.account;
   const executor = webhooks[call.hook];
   if (!webhooks.enabled || !executor) return { kind: 'skipped' };
-  const invocationId = `inv_${deps.ids.token('').replace(/[^A-Za-z0-9]/g, '').slice(0, 24)}`;
+  // Time-ordered (then random), so the log sorts newest first even within one millisecond.
+  const invocationId = `inv_${nextSequence()}${deps.ids.token('').replace(/[^A-Za-z0-9]/g, '').slice(0, 12)}`;
   const input = {
     hook: call.hook, invocationId, timestamp: deps.clock.now().toISOString(), emailAccountId: call.account.id,
     ticketId: call.ticketId, conversationId: call.conversationId, userId: call.userId, ...call.payload,
