@@ -6,7 +6,7 @@ import { acceptInbound } from '../src/app/mail/accept-inbound.ts';
 import { processPendingInbound } from '../src/app/mail/ingest-inbound.ts';
 import { reopenDueTickets } from '../src/app/tickets/reopen-due-tickets.ts';
 import { BACKENDS } from './support/backends.ts';
-import { startTestApp, type TestApp } from './support/test-app.ts';
+import { PASSWORD, startTestApp, type TestApp } from './support/test-app.ts';
 
 interface Call { headers: IncomingHttpHeaders; body: string; json: any }
 
@@ -142,6 +142,21 @@ describe.each(BACKENDS)('synchronous webhooks on %s', (kind) => {
     expect((await t.api('GET', `/api/v1/tickets/${ticketId}`)).json().tags).toEqual(['beantwortet']);
     // Released: the outbox takes it (and fails it here: the account has no outbound server).
     expect((await sendQueuedMail(t.deps)).map((o) => o.conversationId)).toEqual([reply.json().id]);
+  });
+
+  it('an email held for a hook whose process died is blocked later and its author told, never sent', async () => {
+    await t.deps.store.conversations.insert({
+      ticketId, direction: 'out', private: false, fromEmail: 'support@example.com', toEmail: ['erika@example.com'], ccEmails: [], subject: 'x', body: 'x', bodyPlain: 'x',
+      attachments: [], messageId: 'held@example.com', inReplyTo: null, references: [], agentId: t.agentId, deliveryStatus: 'queued', deliveryError: null, flags: {},
+      createdAt: t.clock.now().toISOString(),
+    }).then((c) => t.deps.store.conversations.recordDelivery(c.id, { status: 'queued', error: null, attempts: 0, nextAttemptAt: null }));
+    expect(await sendQueuedMail(t.deps)).toEqual([]);
+    expect((await t.api('GET', `/api/v1/tickets/${ticketId}/conversations`)).json().items[0].deliveryStatus).toBe('queued');
+    t.clock.advance(6 * 60_000);
+    await sendQueuedMail(t.deps);
+    expect((await t.api('GET', `/api/v1/tickets/${ticketId}/conversations`)).json().items[0]).toMatchObject({ deliveryStatus: 'blocked', deliveryError: expect.stringContaining('never answered') });
+    const relogin = await t.http.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'agent@example.com', password: PASSWORD } });
+    expect((await t.api('GET', '/api/v1/notifications', undefined, relogin.json().token)).json().items[0]).toMatchObject({ kind: 'email_failed', ticketId });
   });
 
   it('the switch off means no call; the test endpoint works anyway and shows the answer', async () => {

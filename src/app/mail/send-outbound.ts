@@ -6,6 +6,7 @@ import { notify } from '../notifications.ts';
 import { publish } from '../record-change.ts';
 
 const LEASE_MS = 120_000;
+const HELD_TOO_LONG_MS = 5 * 60_000;
 
 export interface SendOutcome {
   conversationId: number;
@@ -21,6 +22,11 @@ export interface SendOutcome {
  */
 export async function sendQueuedMail(deps: AppDeps, limit = 10): Promise<SendOutcome[]> {
   const now = deps.clock.now();
+  // A hook runs at most 30 s; an email still held long after that lost its process mid-hook.
+  const stale = await deps.store.conversations.blockStaleHeld(new Date(now.getTime() - HELD_TOO_LONG_MS).toISOString(), 'the webhook for new emails never answered (the server stopped while it ran); write the email again');
+  for (const c of stale) {
+    if (c.agentId !== null) await notify(deps, [c.agentId], { kind: 'email_failed', ticketId: c.ticketId, link: `/tickets/${c.ticketId}`, message: `your email on ticket ${c.ticketId} was not sent: its webhook never answered` });
+  }
   const claimed = await deps.store.conversations.claimOutbound(now.toISOString(), new Date(now.getTime() + LEASE_MS).toISOString(), limit);
   const outcomes: SendOutcome[] = [];
   for (const conversation of claimed) outcomes.push(await sendOne(deps, conversation));

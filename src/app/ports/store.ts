@@ -62,6 +62,11 @@ export interface ConversationStore {
   getByMessageId(messageId: string): Promise<Conversation | null>;
   setAttachments(id: number, attachments: Conversation['attachments']): Promise<void>;
   deliveryAttempts(id: number): Promise<number | null>;
+  /**
+   * Outbound emails held for a newEmails webhook since before `before` whose process never
+   * released them (it died while the hook ran) are blocked with `reason`; returns them.
+   */
+  blockStaleHeld(before: string, reason: string): Promise<Conversation[]>;
   /** Queued outbound mail due for a (re)try, leased until `lockUntil` so only one sender takes it. */
   claimOutbound(now: string, lockUntil: string, limit: number): Promise<Conversation[]>;
   recordDelivery(id: number, outcome: { status: DeliveryStatus; error: string | null; attempts: number; nextAttemptAt: string | null }): Promise<void>;

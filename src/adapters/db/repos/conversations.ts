@@ -134,6 +134,14 @@ export class ConversationRepo implements ConversationStore {
     return r ? r.delivery_attempts : null;
   }
 
+  async blockStaleHeld(before: string, reason: string): Promise<Conversation[]> {
+    const rows = await this.db.updateTable('conversations')
+      .set({ delivery_status: 'blocked', delivery_error: reason })
+      .where('delivery_status', '=', 'queued').where('next_attempt_at', 'is', null).where('created_at', '<', before)
+      .returningAll().execute();
+    return rows.map(toConversation);
+  }
+
   async claimOutbound(now: string, lockUntil: string, limit: number): Promise<Conversation[]> {
     let pick = this.db.selectFrom('conversations').select('id')
       .where('delivery_status', '=', 'queued')
