@@ -186,6 +186,9 @@ describe.each(BACKENDS)('synchronous webhooks on %s', (kind) => {
     const reply = await inbound(['From: kunde@example.com', 'To: support@example.com', 'Subject: Re: Gewinnspiel', 'In-Reply-To: <g1@example.com>', 'Message-ID: <g2@example.com>', '', 'Und?']);
     expect(calls[1]!.json).toMatchObject({ conversationId: reply.conversationId, ticketId: first.ticketId });
     expect((await t.api('GET', `/api/v1/tickets/${first.ticketId}`)).json().tags).toEqual(['spam', 'antwort']);
+    // Automatic mail reaches the hook too, marked as such.
+    await inbound(['From: kunde@example.com', 'To: support@example.com', 'Subject: Abwesend', 'Auto-Submitted: auto-replied', 'In-Reply-To: <g1@example.com>', 'Message-ID: <g3@example.com>', '', 'Bin weg.']);
+    expect(calls[2]!.json.email).toMatchObject({ automatic: true, autoReplyReason: expect.stringMatching(/auto-submitted/i) });
   });
 
   it('an inbound hook failure keeps the email, shows on the ticket, notifies admins, and can be retried', async () => {

@@ -117,7 +117,8 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
   });
 
   // The email is stored whatever the hooks say; they run now that it is (see notify-only-hooks.ts).
-  if (result.ticketId !== null && !auto) {
+  if (result.ticketId !== null && result.outcome !== 'duplicate') {
+    // Every incoming email reaches the hook, automatic ones too (flagged `automatic` in its input).
     await fireInboundHook(deps, result.ticketId, result.conversationId, email).catch((err: unknown) => deps.logger.error({ err, ticketId: result.ticketId }, 'inbound webhook failed to run'));
     if (change.reopened) await fireSystemTicketUpdate(deps, change.reopened.ticket, change.reopened.diff).catch((err: unknown) => deps.logger.error({ err }, 'ticketUpdates webhook failed to run'));
   }

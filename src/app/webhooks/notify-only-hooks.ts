@@ -60,6 +60,7 @@ export async function fireInboundHook(deps: AppDeps, ticketId: number, conversat
         email: {
           messageId: email.messageId, inReplyTo: email.inReplyTo, references: email.references, from: email.from, to: email.to, cc: email.cc,
           subject: email.subject, bodyPlain: email.bodyPlain, bodyHtml: email.bodyHtml, private: false,
+          automatic: email.autoReply.auto, autoReplyReason: email.autoReply.reason, bounce: email.bounce,
           attachments: email.attachments.map((a) => ({ name: a.filename, contentType: a.contentType, size: a.size })),
         },
       },
