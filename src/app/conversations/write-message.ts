@@ -2,9 +2,9 @@ import type { Conversation } from '../../domain/conversation.ts';
 import type { EmailAccount } from '../../domain/email-account.ts';
 import { actorUserId, type Actor } from '../../domain/user.ts';
 import type { AppDeps } from '../deps.ts';
-import { AppError, notFound } from '../errors.ts';
+import { notFound } from '../errors.ts';
 import { applyWebhookAnswer, publicTicket } from '../tickets/update-ticket.ts';
-import { describeFailure, runWebhook, type WebhookWarning } from '../webhooks/run-webhook.ts';
+import { runWebhook, stopOrWarn, type WebhookWarning } from '../webhooks/run-webhook.ts';
 import { withTicketLock } from '../webhooks/ticket-lock.ts';
 import { addAgentMessage, type AgentMessageInput } from './add-conversation.ts';
 
@@ -47,20 +47,10 @@ async function outbound(deps: AppDeps, account: EmailAccount, ticketId: number, 
     await deps.store.conversations.setDelivery(held.id, 'blocked', 'the webhook for new emails could not be run');
     throw err;
   }
-  const warnings: WebhookWarning[] = [];
-  if (outcome.kind === 'answered' && outcome.answer.abort) {
-    const message = outcome.answer.message ?? 'the webhook for new emails stopped this email';
-    await deps.store.conversations.setDelivery(held.id, 'blocked', message);
-    throw new AppError('webhook_aborted', message, { hook: 'newEmails', invocationId: outcome.invocationId, conversationId: held.id });
-  }
-  if (outcome.kind === 'failed') {
-    const message = describeFailure('newEmails', outcome);
-    if (outcome.policy === 'block') {
-      await deps.store.conversations.setDelivery(held.id, 'blocked', message);
-      throw new AppError('webhook_failed', message, { hook: 'newEmails', invocationId: outcome.invocationId, conversationId: held.id });
-    }
-    warnings.push({ code: 'webhook_failed', hook: 'newEmails', invocationId: outcome.invocationId, message });
-  }
+  const warnings = await stopOrWarn(outcome, 'newEmails', 'the webhook for new emails stopped this email', {
+    extras: { conversationId: held.id },
+    onStop: (message) => deps.store.conversations.setDelivery(held.id, 'blocked', message),
+  });
   await deps.store.conversations.recordDelivery(held.id, { status: 'queued', error: null, attempts: 0, nextAttemptAt: deps.clock.now().toISOString() });
   if (outcome.kind === 'answered') await applyWebhookAnswer(deps, ticketId, outcome.answer, { type: 'webhook', hook: 'newEmails', invocationId: outcome.invocationId });
   return { conversation: (await deps.store.conversations.get(held.id))!, warnings };
@@ -77,15 +67,7 @@ async function note(deps: AppDeps, account: EmailAccount, ticketId: number, inpu
       email: { messageId: null, inReplyTo: null, references: [], from: null, to: [], cc: [], subject: '', bodyPlain: input.bodyPlain ?? body, bodyHtml: null, private: true, attachments: [] },
     },
   });
-  const warnings: WebhookWarning[] = [];
-  if (outcome.kind === 'answered' && outcome.answer.abort) {
-    throw new AppError('webhook_aborted', outcome.answer.message ?? 'the webhook for new emails refused this note', { hook: 'newEmails', invocationId: outcome.invocationId });
-  }
-  if (outcome.kind === 'failed') {
-    const message = describeFailure('newEmails', outcome);
-    if (outcome.policy === 'block') throw new AppError('webhook_failed', message, { hook: 'newEmails', invocationId: outcome.invocationId });
-    warnings.push({ code: 'webhook_failed', hook: 'newEmails', invocationId: outcome.invocationId, message });
-  }
+  const warnings = await stopOrWarn(outcome, 'newEmails', 'the webhook for new emails refused this note');
   const conversation = await addAgentMessage(deps, ticketId, input, actor);
   if (outcome.kind === 'answered') await applyWebhookAnswer(deps, ticketId, outcome.answer, { type: 'webhook', hook: 'newEmails', invocationId: outcome.invocationId });
   return { conversation, warnings };

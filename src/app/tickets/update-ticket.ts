@@ -3,7 +3,7 @@ import { actorUserId, type Actor } from '../../domain/user.ts';
 import type { EmailAccount } from '../../domain/email-account.ts';
 import type { WebhookAnswer } from '../../domain/webhook.ts';
 import { addAgentMessage } from '../conversations/add-conversation.ts';
-import { describeFailure, runWebhook, type WebhookWarning } from '../webhooks/run-webhook.ts';
+import { runWebhook, stopOrWarn, type WebhookWarning } from '../webhooks/run-webhook.ts';
 import { withTicketLock } from '../webhooks/ticket-lock.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -45,15 +45,7 @@ export async function updateTicket(deps: AppDeps, ticketId: number, patch: Ticke
       account, hook: 'ticketUpdates', trigger: 'ticketUpdate', ticketId, conversationId: null, userId: actorUserId(actor),
       payload: { changes: staged.diff.changes, previous: staged.diff.previous, ticket: publicTicket(staged.ticket) },
     });
-    const warnings: WebhookWarning[] = [];
-    if (outcome.kind === 'answered' && outcome.answer.abort) {
-      throw new AppError('webhook_aborted', outcome.answer.message ?? 'the webhook for ticket updates refused the change', { hook: 'ticketUpdates', invocationId: outcome.invocationId });
-    }
-    if (outcome.kind === 'failed') {
-      const message = describeFailure('ticketUpdates', outcome);
-      if (outcome.policy === 'block') throw new AppError('webhook_failed', message, { hook: 'ticketUpdates', invocationId: outcome.invocationId });
-      warnings.push({ code: 'webhook_failed', hook: 'ticketUpdates', invocationId: outcome.invocationId, message });
-    }
+    const warnings = await stopOrWarn(outcome, 'ticketUpdates', 'the webhook for ticket updates refused the change');
     const result = await commit(deps, ticketId, patch, actor, extra);
     if (outcome.kind === 'answered') {
       const ticket = await applyWebhookAnswer(deps, ticketId, outcome.answer, { type: 'webhook', hook: 'ticketUpdates', invocationId: outcome.invocationId });

@@ -1,6 +1,7 @@
 import type { EmailAccount } from '../../domain/email-account.ts';
 import { parseWebhookAnswer, type Hook, type WebhookAnswer } from '../../domain/webhook.ts';
 import type { AppDeps } from '../deps.ts';
+import { AppError } from '../errors.ts';
 import { revealSigningSecret } from '../email-accounts.ts';
 import type { WebhookInvocation } from '../ports/store.ts';
 
@@ -95,4 +96,29 @@ export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<Webh
 export function describeFailure(hook: Hook, outcome: Extract<WebhookOutcome, { kind: 'failed' }>): string {
   const name = hook === 'newEmails' ? 'webhook for new emails' : 'webhook for ticket updates';
   return `${name} failed: ${outcome.message}`;
+}
+
+/**
+ * What a step that a user is waiting for does with its hook's outcome: an abort or a failure
+ * under policy `block` stops it (after `onStop`, e.g. marking an email blocked) with the problem
+ * the user sees; a failure under `notify` becomes a warning on the response.
+ */
+export async function stopOrWarn(
+  outcome: WebhookOutcome,
+  hook: Hook,
+  abortFallback: string,
+  options: { extras?: Record<string, unknown>; onStop?: (message: string) => Promise<void> } = {},
+): Promise<WebhookWarning[]> {
+  if (outcome.kind === 'answered' && outcome.answer.abort) {
+    const message = outcome.answer.message ?? abortFallback;
+    await options.onStop?.(message);
+    throw new AppError('webhook_aborted', message, { hook, invocationId: outcome.invocationId, ...options.extras });
+  }
+  if (outcome.kind !== 'failed') return [];
+  const message = describeFailure(hook, outcome);
+  if (outcome.policy === 'block') {
+    await options.onStop?.(message);
+    throw new AppError('webhook_failed', message, { hook, invocationId: outcome.invocationId, ...options.extras });
+  }
+  return [{ code: 'webhook_failed', hook, invocationId: outcome.invocationId, message }];
 }
