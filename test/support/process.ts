@@ -252,7 +252,8 @@ export interface StartOptions {
 
 /**
  * Starts `serve` on free HTTP and SMTP ports with info logging, and waits until /healthz
- * answers 200 (or fails with the process's output if it exits or takes longer than timeoutMs).
+ * answers 200 and the process logged that it is up (or fails with the process's output if it
+ * exits or takes longer than timeoutMs).
  */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const port = await freePort();
@@ -269,6 +270,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     : spawnDeskhook(['serve', ...(options.args ?? [])], env);
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitHealthy(baseUrl, child, options.timeoutMs ?? 20_000);
+  // /healthz answers as soon as HTTP listens; the start is complete once the process says so.
+  await child.waitForStdout(/"msg":"deskhook is up"/, options.timeoutMs ?? 20_000);
   return { child, port, smtpPort, dataDir: options.dataDir, baseUrl };
 }
 
