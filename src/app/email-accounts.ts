@@ -123,11 +123,20 @@ export async function deleteEmailAccount(deps: AppDeps, id: number): Promise<voi
   if (!(await deps.store.emailAccounts.delete(id))) throw notFound('email account', id);
 }
 
+export interface SigningSecrets {
+  signingSecret: string;
+  previousSigningSecret: string | null;
+  previousExpiresAt: string | null;
+}
+
 /** The signing secrets receivers verify with: the current one and, for 24 h after a rotation, the previous one. */
-export async function revealSigningSecret(deps: AppDeps, id: number): Promise<{ signingSecret: string; previousSigningSecret: string | null; previousExpiresAt: string | null }> {
+export async function revealSigningSecret(deps: AppDeps, id: number): Promise<SigningSecrets> {
   const found = await deps.store.emailAccounts.get(id);
   if (!found) throw notFound('email account', id);
-  const s = found.sealed;
+  return openSigningSecrets(deps, found.sealed);
+}
+
+export function openSigningSecrets(deps: Pick<AppDeps, 'secretBox' | 'clock'>, s: SealedAccountSecrets): SigningSecrets {
   const live = s.previousSigningSecretExpiresAt !== null && Date.parse(s.previousSigningSecretExpiresAt) > deps.clock.now().getTime();
   return {
     signingSecret: deps.secretBox.open(s.signingSecret!),
@@ -136,7 +145,7 @@ export async function revealSigningSecret(deps: AppDeps, id: number): Promise<{ 
   };
 }
 
-export async function rotateSigningSecret(deps: AppDeps, id: number): Promise<{ signingSecret: string; previousSigningSecret: string | null; previousExpiresAt: string | null }> {
+export async function rotateSigningSecret(deps: AppDeps, id: number): Promise<SigningSecrets> {
   const found = await deps.store.emailAccounts.get(id);
   if (!found) throw notFound('email account', id);
   const now = deps.clock.now();

@@ -153,41 +153,36 @@ export async function startDovecot(options: { user?: string; password?: string }
     return c;
   };
 
+  /** One short session: connect, do the work, always log out. */
+  const session = async <T>(work: (c: ImapFlow) => Promise<T>): Promise<T> => {
+    const c = await client();
+    try {
+      return await work(c);
+    } finally {
+      await c.logout();
+    }
+  };
+
   let stopped: Promise<void> | null = null;
   return {
     port, user, password, client, log,
-    async append(raw, folder = 'INBOX') {
-      const c = await client();
-      try {
-        if (folder.toUpperCase() !== 'INBOX') {
-          const list = await c.list();
-          if (!list.some((m) => m.path === folder)) await c.mailboxCreate(folder);
-        }
-        const result = await c.append(folder, raw);
-        if (!result) throw new Error(`append to ${folder} failed`);
-        return { uid: result.uid ?? 0, uidValidity: String(result.uidValidity ?? '') };
-      } finally {
-        await c.logout();
+    append: (raw, folder = 'INBOX') => session(async (c) => {
+      if (folder.toUpperCase() !== 'INBOX') {
+        const list = await c.list();
+        if (!list.some((m) => m.path === folder)) await c.mailboxCreate(folder);
       }
-    },
-    async flags(folder) {
-      const c = await client();
-      try {
-        await c.mailboxOpen(folder);
-        const messages = await c.fetchAll('1:*', { uid: true, flags: true }, { uid: true });
-        return messages.sort((a, b) => a.uid - b.uid).map((m) => [...(m.flags ?? [])].sort());
-      } finally {
-        await c.logout();
-      }
-    },
-    async deleteFolder(folder) {
-      const c = await client();
-      try {
-        await c.mailboxDelete(folder);
-      } finally {
-        await c.logout();
-      }
-    },
+      const result = await c.append(folder, raw);
+      if (!result) throw new Error(`append to ${folder} failed`);
+      return { uid: result.uid ?? 0, uidValidity: String(result.uidValidity ?? '') };
+    }),
+    flags: (folder) => session(async (c) => {
+      await c.mailboxOpen(folder);
+      const messages = await c.fetchAll('1:*', { uid: true, flags: true }, { uid: true });
+      return messages.sort((a, b) => a.uid - b.uid).map((m) => [...(m.flags ?? [])].sort());
+    }),
+    deleteFolder: (folder) => session(async (c) => {
+      await c.mailboxDelete(folder);
+    }),
     stop() {
       stopped ??= (async () => {
         if (child.exitCode === null) {

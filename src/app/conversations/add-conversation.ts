@@ -37,45 +37,45 @@ async function tryAdd(deps: AppDeps, ticketId: number, input: AgentMessageInput,
   const lostRace = Symbol('lost race');
   try {
     return await deps.store.transaction(async (tx) => {
-    const ticket = await tx.tickets.get(ticketId);
-    if (!ticket) throw notFound('ticket', ticketId);
-    const outbound = input.direction === 'out';
-    const to = outbound ? (input.to?.length ? input.to : ticket.from ? [ticket.from] : []) : [];
-    if (outbound && to.length === 0) {
-      throw new AppError('validation_failed', 'the ticket has no customer address; give `to`', { errors: [{ field: 'to', message: 'required for this ticket' }] });
-    }
-    let fromEmail: string | null = null;
-    if (outbound && ticket.emailAccountId !== null) {
-      fromEmail = (await tx.emailAccounts.get(ticket.emailAccountId))?.account.address ?? null;
-    }
-    // Outbound mail gets its Message-ID now, so retries resend the same message and customer
-    // replies from any client thread back (In-Reply-To, References, and the [#id] token).
-    const threading = outbound
-      ? outboundThreadingHeaders({
-        ticketId, domain: fromEmail ?? 'deskhook.invalid', previousMessageIds: await tx.conversations.threadMessageIds(ticketId),
-        subject: input.subject ?? `Re: ${ticket.subject}`, nonce: deps.ids.token(''),
-      })
-      : null;
-    const subject = threading?.subject ?? input.subject ?? '';
-    const conversation = await tx.conversations.insert({
-      ticketId,
-      direction: input.direction,
-      private: !outbound,
-      fromEmail,
-      toEmail: to,
-      ccEmails: outbound ? (input.cc ?? []) : [],
-      subject,
-      body: input.body,
-      bodyPlain: input.bodyPlain ?? (looksLikeHtml(input.body) ? htmlToPlain(input.body) : input.body),
-      attachments: [],
-      messageId: threading?.messageId ?? null,
-      inReplyTo: threading?.inReplyTo ?? null,
-      references: threading?.references ?? [],
-      agentId: actorUserId(actor),
-      deliveryStatus: outbound ? 'queued' : null,
-      deliveryError: null,
-      flags: {},
-      createdAt: now,
+      const ticket = await tx.tickets.get(ticketId);
+      if (!ticket) throw notFound('ticket', ticketId);
+      const outbound = input.direction === 'out';
+      const to = outbound ? (input.to?.length ? input.to : ticket.from ? [ticket.from] : []) : [];
+      if (outbound && to.length === 0) {
+        throw new AppError('validation_failed', 'the ticket has no customer address; give `to`', { errors: [{ field: 'to', message: 'required for this ticket' }] });
+      }
+      let fromEmail: string | null = null;
+      if (outbound && ticket.emailAccountId !== null) {
+        fromEmail = (await tx.emailAccounts.get(ticket.emailAccountId))?.account.address ?? null;
+      }
+      // Outbound mail gets its Message-ID now, so retries resend the same message and customer
+      // replies from any client thread back (In-Reply-To, References, and the [#id] token).
+      const threading = outbound
+        ? outboundThreadingHeaders({
+          ticketId, domain: fromEmail ?? 'deskhook.invalid', previousMessageIds: await tx.conversations.threadMessageIds(ticketId),
+          subject: input.subject ?? `Re: ${ticket.subject}`, nonce: deps.ids.token(''),
+        })
+        : null;
+      const subject = threading?.subject ?? input.subject ?? '';
+      const conversation = await tx.conversations.insert({
+        ticketId,
+        direction: input.direction,
+        private: !outbound,
+        fromEmail,
+        toEmail: to,
+        ccEmails: outbound ? (input.cc ?? []) : [],
+        subject,
+        body: input.body,
+        bodyPlain: input.bodyPlain ?? (looksLikeHtml(input.body) ? htmlToPlain(input.body) : input.body),
+        attachments: [],
+        messageId: threading?.messageId ?? null,
+        inReplyTo: threading?.inReplyTo ?? null,
+        references: threading?.references ?? [],
+        agentId: actorUserId(actor),
+        deliveryStatus: outbound ? 'queued' : null,
+        deliveryError: null,
+        flags: {},
+        createdAt: now,
     });
     // Held: stored but not yet due for sending, until the newEmails webhook has answered.
     if (hold && outbound) await tx.conversations.recordDelivery(conversation.id, { status: 'queued', error: null, attempts: 0, nextAttemptAt: null });

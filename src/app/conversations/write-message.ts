@@ -1,10 +1,9 @@
 import type { Conversation } from '../../domain/conversation.ts';
-import type { EmailAccount } from '../../domain/email-account.ts';
 import { actorUserId, type Actor } from '../../domain/user.ts';
 import type { AppDeps } from '../deps.ts';
 import { notFound } from '../errors.ts';
 import { applyWebhookAnswer, publicTicket } from '../tickets/update-ticket.ts';
-import { runWebhook, stopOrWarn, type WebhookWarning } from '../webhooks/run-webhook.ts';
+import { hookedAccount, runWebhook, stopOrWarn, type HookedAccount, type WebhookWarning } from '../webhooks/run-webhook.ts';
 import { withTicketLock } from '../webhooks/ticket-lock.ts';
 import { addAgentMessage, type AgentMessageInput } from './add-conversation.ts';
 
@@ -26,21 +25,19 @@ function emailInput(c: Pick<Conversation, 'messageId' | 'inReplyTo' | 'reference
 export async function writeAgentMessage(deps: AppDeps, ticketId: number, input: AgentMessageInput, actor: Actor): Promise<{ conversation: Conversation; warnings: WebhookWarning[] }> {
   const ticket = await deps.store.tickets.get(ticketId);
   if (!ticket) throw notFound('ticket', ticketId);
-  const account = actor.type === 'user' && ticket.emailAccountId !== null ? (await deps.store.emailAccounts.get(ticket.emailAccountId))?.account ?? null : null;
-  if (!account || !account.webhooks.enabled || !account.webhooks.newEmails) {
-    return { conversation: await addAgentMessage(deps, ticketId, input, actor), warnings: [] };
-  }
-  return withTicketLock(deps, ticketId, account.webhooks.timeoutMs, () => (input.direction === 'out' ? outbound(deps, account, ticketId, input, actor) : note(deps, account, ticketId, input, actor)));
+  const hooked = actor.type === 'user' ? await hookedAccount(deps, ticket.emailAccountId, 'newEmails') : null;
+  if (!hooked) return { conversation: await addAgentMessage(deps, ticketId, input, actor), warnings: [] };
+  return withTicketLock(deps, ticketId, hooked.account.webhooks.timeoutMs, () => (input.direction === 'out' ? outbound(deps, hooked, ticketId, input, actor) : note(deps, hooked, ticketId, input, actor)));
 }
 
-async function outbound(deps: AppDeps, account: EmailAccount, ticketId: number, input: AgentMessageInput, actor: Actor) {
+async function outbound(deps: AppDeps, hooked: HookedAccount, ticketId: number, input: AgentMessageInput, actor: Actor) {
   const held = await addAgentMessage(deps, ticketId, input, actor, { hold: true });
   const ticket = (await deps.store.tickets.get(ticketId))!;
   let outcome;
   try {
     outcome = await runWebhook(deps, {
-      account, hook: 'newEmails', trigger: 'outboundEmail', ticketId, conversationId: held.id, userId: actorUserId(actor),
-      payload: { direction: 'out', ticket: publicTicket(ticket), email: emailInput(held, account.outbound?.senderName ?? null) },
+      ...hooked, hook: 'newEmails', trigger: 'outboundEmail', ticketId, conversationId: held.id, userId: actorUserId(actor),
+      payload: { direction: 'out', ticket: publicTicket(ticket), email: emailInput(held, hooked.account.outbound?.senderName ?? null) },
     });
   } catch (err) {
     // A held email must end blocked or released, never stay held: here the hook could not even run.
@@ -56,12 +53,12 @@ async function outbound(deps: AppDeps, account: EmailAccount, ticketId: number, 
   return { conversation: (await deps.store.conversations.get(held.id))!, warnings };
 }
 
-async function note(deps: AppDeps, account: EmailAccount, ticketId: number, input: AgentMessageInput, actor: Actor) {
+async function note(deps: AppDeps, hooked: HookedAccount, ticketId: number, input: AgentMessageInput, actor: Actor) {
   const ticket = (await deps.store.tickets.get(ticketId))!;
   const body = input.body;
   // The note does not exist before the hook allows it, so it has no id yet: conversationId is null.
   const outcome = await runWebhook(deps, {
-    account, hook: 'newEmails', trigger: 'internalNote', ticketId, conversationId: null, userId: actorUserId(actor),
+    ...hooked, hook: 'newEmails', trigger: 'internalNote', ticketId, conversationId: null, userId: actorUserId(actor),
     payload: {
       direction: 'internal', ticket: publicTicket(ticket),
       email: { messageId: null, inReplyTo: null, references: [], from: null, to: [], cc: [], subject: '', bodyPlain: input.bodyPlain ?? body, bodyHtml: null, private: true, attachments: [] },

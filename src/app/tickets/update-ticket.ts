@@ -1,9 +1,8 @@
 import { applyTicketPatch, isEmptyDiff, type Ticket, type TicketDiff, type TicketPatch } from '../../domain/ticket.ts';
 import { actorUserId, type Actor } from '../../domain/user.ts';
-import type { EmailAccount } from '../../domain/email-account.ts';
 import type { WebhookAnswer } from '../../domain/webhook.ts';
 import { addAgentMessage } from '../conversations/add-conversation.ts';
-import { runWebhook, stopOrWarn, type WebhookWarning } from '../webhooks/run-webhook.ts';
+import { hookedAccount, runWebhook, stopOrWarn, type WebhookWarning } from '../webhooks/run-webhook.ts';
 import { withTicketLock } from '../webhooks/ticket-lock.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -29,9 +28,9 @@ export async function updateTicket(deps: AppDeps, ticketId: number, patch: Ticke
   await checkReferences(deps.store, patch);
   // Changes by people and API clients interrupt at the ticketUpdates hook; changes that come
   // from a hook's own answer or from the system never call a synchronous hook again (no loops).
-  const account = actor.type === 'user' ? await hookedAccount(deps, ticketId) : null;
-  if (!account) return { ...(await commit(deps, ticketId, patch, actor, extra)), warnings: [] };
-  return withTicketLock(deps, ticketId, account.webhooks.timeoutMs, async () => {
+  const hooked = actor.type === 'user' ? await hookedAccount(deps, (await deps.store.tickets.get(ticketId))?.emailAccountId ?? null, 'ticketUpdates') : null;
+  if (!hooked) return { ...(await commit(deps, ticketId, patch, actor, extra)), warnings: [] };
+  return withTicketLock(deps, ticketId, hooked.account.webhooks.timeoutMs, async () => {
     const current = await deps.store.tickets.get(ticketId);
     if (!current) throw notFound('ticket', ticketId);
     let staged;
@@ -42,7 +41,7 @@ export async function updateTicket(deps: AppDeps, ticketId: number, patch: Ticke
     }
     if (isEmptyDiff(staged.diff)) return { ticket: current, diff: staged.diff, warnings: [] };
     const outcome = await runWebhook(deps, {
-      account, hook: 'ticketUpdates', trigger: 'ticketUpdate', ticketId, conversationId: null, userId: actorUserId(actor),
+      ...hooked, hook: 'ticketUpdates', trigger: 'ticketUpdate', ticketId, conversationId: null, userId: actorUserId(actor),
       payload: { changes: staged.diff.changes, previous: staged.diff.previous, ticket: publicTicket(staged.ticket) },
     });
     const warnings = await stopOrWarn(outcome, 'ticketUpdates', 'the webhook for ticket updates refused the change');
@@ -53,13 +52,6 @@ export async function updateTicket(deps: AppDeps, ticketId: number, patch: Ticke
     }
     return { ...result, warnings };
   });
-}
-
-async function hookedAccount(deps: AppDeps, ticketId: number): Promise<EmailAccount | null> {
-  const ticket = await deps.store.tickets.get(ticketId);
-  if (!ticket?.emailAccountId) return null;
-  const account = (await deps.store.emailAccounts.get(ticket.emailAccountId))?.account;
-  return account && account.webhooks.enabled && account.webhooks.ticketUpdates ? account : null;
 }
 
 /** The ticket as hooks and API clients see it (without the internal version counter). */

@@ -6,7 +6,7 @@ import { AppError, notFound } from '../errors.ts';
 import { notify } from '../notifications.ts';
 import type { Store } from '../ports/store.ts';
 import { applyWebhookAnswer, publicTicket } from '../tickets/update-ticket.ts';
-import { describeFailure, runWebhook, type WebhookOutcome } from './run-webhook.ts';
+import { describeFailure, hookedAccount, runWebhook, type WebhookOutcome } from './run-webhook.ts';
 import { withTicketLock } from './ticket-lock.ts';
 
 /**
@@ -42,19 +42,13 @@ async function adminIds(store: Store): Promise<number[]> {
   }
 }
 
-async function hookedAccount(deps: AppDeps, ticket: Ticket, hook: Hook) {
-  if (ticket.emailAccountId === null) return null;
-  const account = (await deps.store.emailAccounts.get(ticket.emailAccountId))?.account;
-  return account && account.webhooks.enabled && account.webhooks[hook] ? account : null;
-}
-
 export async function fireInboundHook(deps: AppDeps, ticketId: number, conversationId: number | null, email: InboundEmail): Promise<void> {
   const ticket = await deps.store.tickets.get(ticketId);
-  const account = ticket ? await hookedAccount(deps, ticket, 'newEmails') : null;
-  if (!ticket || !account) return;
-  await withTicketLock(deps, ticketId, account.webhooks.timeoutMs, async () => {
+  const hooked = ticket ? await hookedAccount(deps, ticket.emailAccountId, 'newEmails') : null;
+  if (!ticket || !hooked) return;
+  await withTicketLock(deps, ticketId, hooked.account.webhooks.timeoutMs, async () => {
     const outcome = await runWebhook(deps, {
-      account, hook: 'newEmails', trigger: 'inboundEmail', ticketId, conversationId, userId: null, policyOverride: 'notify',
+      ...hooked, hook: 'newEmails', trigger: 'inboundEmail', ticketId, conversationId, userId: null, policyOverride: 'notify',
       payload: {
         direction: 'in', ticket: publicTicket(ticket),
         email: {
@@ -70,11 +64,11 @@ export async function fireInboundHook(deps: AppDeps, ticketId: number, conversat
 }
 
 export async function fireSystemTicketUpdate(deps: AppDeps, ticket: Ticket, diff: TicketDiff): Promise<void> {
-  const account = await hookedAccount(deps, ticket, 'ticketUpdates');
-  if (!account) return;
-  await withTicketLock(deps, ticket.id, account.webhooks.timeoutMs, async () => {
+  const hooked = await hookedAccount(deps, ticket.emailAccountId, 'ticketUpdates');
+  if (!hooked) return;
+  await withTicketLock(deps, ticket.id, hooked.account.webhooks.timeoutMs, async () => {
     const outcome = await runWebhook(deps, {
-      account, hook: 'ticketUpdates', trigger: 'systemUpdate', ticketId: ticket.id, conversationId: null, userId: null, policyOverride: 'notify',
+      ...hooked, hook: 'ticketUpdates', trigger: 'systemUpdate', ticketId: ticket.id, conversationId: null, userId: null, policyOverride: 'notify',
       payload: { changes: diff.changes, previous: diff.previous, ticket: publicTicket(ticket) },
     });
     await settle(deps, 'ticketUpdates', ticket.id, outcome);
@@ -85,11 +79,12 @@ export async function fireSystemTicketUpdate(deps: AppDeps, ticket: Ticket, diff
 export async function retryInvocation(deps: AppDeps, accountId: number, invocationId: string, userId: number) {
   const previous = await deps.store.webhookInvocations.get(invocationId);
   if (!previous || previous.emailAccountId !== accountId) throw notFound('invocation', invocationId);
-  const account = (await deps.store.emailAccounts.get(accountId))?.account;
-  if (!account?.webhooks[previous.hook]) throw new AppError('conflict', `the account has no ${previous.hook} hook any more`);
+  const found = await deps.store.emailAccounts.get(accountId);
+  const account = found?.account;
+  if (!found || !account?.webhooks[previous.hook]) throw new AppError('conflict', `the account has no ${previous.hook} hook any more`);
   const { hook: _h, invocationId: _i, timestamp: _t, emailAccountId: _a, ticketId: _k, conversationId: _c, userId: _u, ...payload } = previous.input as Record<string, unknown>;
   const outcome = await runWebhook(deps, {
-    account: { ...account, webhooks: { ...account.webhooks, enabled: true } }, hook: previous.hook, trigger: 'retry',
+    account: { ...account, webhooks: { ...account.webhooks, enabled: true } }, sealed: found.sealed, hook: previous.hook, trigger: 'retry',
     ticketId: previous.ticketId, conversationId: previous.conversationId, userId, policyOverride: 'notify', payload,
   });
   // A retried inbound hook finishes what the first try could not: its answer is applied now.

@@ -2,8 +2,8 @@ import type { EmailAccount } from '../../domain/email-account.ts';
 import { parseWebhookAnswer, type Hook, type WebhookAnswer } from '../../domain/webhook.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError } from '../errors.ts';
-import { revealSigningSecret } from '../email-accounts.ts';
-import type { WebhookInvocation } from '../ports/store.ts';
+import { openSigningSecrets } from '../email-accounts.ts';
+import type { SealedAccountSecrets, WebhookInvocation } from '../ports/store.ts';
 
 let lastSequence = 0;
 function nextSequence(): string {
@@ -16,8 +16,25 @@ export type WebhookOutcome =
   | { kind: 'answered'; invocationId: string; answer: WebhookAnswer }
   | { kind: 'failed'; invocationId: string; code: string; message: string; policy: 'notify' | 'block' };
 
+/** An account together with its sealed secrets, read once per step. */
+export interface HookedAccount {
+  account: EmailAccount;
+  sealed: SealedAccountSecrets;
+}
+
+/**
+ * The ticket's email account if its switch is on and `hook` has an executor; null otherwise (the
+ * step then runs without a hook). The one place that decides whether a hook fires.
+ */
+export async function hookedAccount(deps: AppDeps, emailAccountId: number | null, hook: Hook): Promise<HookedAccount | null> {
+  if (emailAccountId === null) return null;
+  const found = await deps.store.emailAccounts.get(emailAccountId);
+  return found && found.account.webhooks.enabled && found.account.webhooks[hook] ? found : null;
+}
+
 export interface WebhookCall {
   account: EmailAccount;
+  sealed: SealedAccountSecrets;
   hook: Hook;
   trigger: string;
   ticketId: number | null;
@@ -53,7 +70,7 @@ export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<Webh
     hook: call.hook, invocationId, timestamp: deps.clock.now().toISOString(), emailAccountId: call.account.id,
     ticketId: call.ticketId, conversationId: call.conversationId, userId: call.userId, ...call.payload,
   };
-  const secrets = await revealSigningSecret(deps, call.account.id);
+  const secrets = openSigningSecrets(deps, call.sealed);
   const run = await deps.executors.run(executor, input, {
     timeoutMs: webhooks.timeoutMs,
     signing: { id: invocationId, secrets: [secrets.signingSecret, ...(secrets.previousSigningSecret ? [secrets.previousSigningSecret] : [])] },

@@ -30,7 +30,7 @@ export async function testWebhook(deps: AppDeps, accountId: number, hook: Hook, 
         to: [{ address: account.address, name: account.name }], cc: [], subject: ticket.subject, bodyPlain: ticket.bodyPlain, bodyHtml: null, private: false, attachments: [],
       },
     };
-  const outcome = await runWebhook(deps, { account, hook, trigger: 'test', ticketId: null, conversationId: null, userId, payload });
+  const outcome = await runWebhook(deps, { account, sealed: found.sealed, hook, trigger: 'test', ticketId: null, conversationId: null, userId, payload });
   if (outcome.kind === 'skipped') return { invocationId: null, outcome: 'skipped', answer: null, error: null };
   if (outcome.kind === 'failed') return { invocationId: outcome.invocationId, outcome: 'failed', answer: null, error: { code: outcome.code, message: outcome.message } };
   return { invocationId: outcome.invocationId, outcome: outcome.answer.abort ? 'aborted' : 'ok', answer: outcome.answer, error: null };

@@ -5,7 +5,7 @@ import {
   createEmailAccount, deleteEmailAccount, getEmailAccount, listEmailAccounts, revealSigningSecret, rotateSigningSecret,
   updateEmailAccount, type EmailAccountInput,
 } from '../../../app/email-accounts.ts';
-import { Closed, DateTime, Email, EmailAccount, Executor, IdParams, Inbound, Nullable, Outbound, PageQuery, pageOf, WebhookSettings, Enum } from '../schemas.ts';
+import { Closed, DateTime, Email, EmailAccount, Executor, IdParams, Inbound, Nullable, Outbound, PageQuery, pageOf, Enum } from '../schemas.ts';
 import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../../domain/email-account.ts';
 import { HOOKS } from '../../../domain/webhook.ts';
 import { testWebhook } from '../../../app/webhooks/test-webhook.ts';
@@ -101,7 +101,6 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = 
   }, async (request) => rotateSigningSecret(deps, request.params.id));
 };
 
-export { WebhookSettings };
 
 const InvocationQuery = Type.Object({
   ...PageQuery,
