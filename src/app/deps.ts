@@ -21,6 +21,17 @@ export interface AuthSettings {
   loginWindowSeconds: number;
 }
 
+export interface EventSettings {
+  /** A hook whose every attempt has failed for this long is disabled and its owner told. */
+  disableAfterHours: number;
+  /** Deadline of one delivery attempt. */
+  timeoutMs: number;
+  /** Time zone of the Cron* schedules (IANA name). */
+  cronTimeZone: string;
+}
+
+export const DEFAULT_EVENT_SETTINGS: EventSettings = Object.freeze({ disableAfterHours: 120, timeoutMs: 15_000, cronTimeZone: 'UTC' });
+
 /** Everything a use case may touch, built once in src/main and passed down. */
 export interface AppDeps {
   store: Store;
@@ -32,4 +43,6 @@ export interface AppDeps {
   auth: AuthSettings;
   mail: { parser: MailParser; mailer: Mailer; settings: MailSettings };
   executors: ExecutorRunner;
+  /** Event hook delivery; DEFAULT_EVENT_SETTINGS when left out. */
+  events?: EventSettings;
 }

@@ -30,7 +30,7 @@ function view(account: EmailAccount, sealed: SealedAccountSecrets): EmailAccount
   return { ...account, inbound, outbound };
 }
 
-function newSigningSecret(deps: AppDeps): string {
+export function newSigningSecret(deps: Pick<AppDeps, 'ids'>): string {
   // Standard Webhooks: `whsec_` + base64 of 24 to 64 random bytes.
   return `whsec_${deps.ids.randomBytes(32).toString('base64')}`;
 }
@@ -136,7 +136,10 @@ export async function revealSigningSecret(deps: AppDeps, id: number): Promise<Si
   return openSigningSecrets(deps, found.sealed);
 }
 
-export function openSigningSecrets(deps: Pick<AppDeps, 'secretBox' | 'clock'>, s: SealedAccountSecrets): SigningSecrets {
+export function openSigningSecrets(
+  deps: Pick<AppDeps, 'secretBox' | 'clock'>,
+  s: Pick<SealedAccountSecrets, 'signingSecret' | 'previousSigningSecret' | 'previousSigningSecretExpiresAt'>,
+): SigningSecrets {
   const live = s.previousSigningSecretExpiresAt !== null && Date.parse(s.previousSigningSecretExpiresAt) > deps.clock.now().getTime();
   return {
     signingSecret: deps.secretBox.open(s.signingSecret!),

@@ -32,6 +32,13 @@ export interface Config {
   readonly mailRetryDelaysSeconds: readonly number[];
   readonly attachmentMaxBytes: number;
   readonly imapPollSeconds: number;
+  readonly eventConcurrency: number;
+  readonly eventPollMs: number;
+  readonly eventTimeoutMs: number;
+  readonly eventDisableAfterHours: number;
+  readonly eventRetentionDays: number;
+  readonly deliveryRetentionDays: number;
+  readonly cronTimeZone: string;
 }
 
 /** A bad configuration value: the message is one line naming the key, safe to print. */
@@ -43,6 +50,15 @@ export class ConfigError extends Error {
 }
 
 type Raw = Record<string, unknown>;
+
+function knownTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function readFile(path: string): Raw {
   let text: string;
@@ -139,6 +155,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'only postgres:// URLs are supported (leave it unset for the embedded SQLite)');
   }
+  const cronTimeZone = v.DESKHOOK_CRON_TIMEZONE as string;
+  if (!knownTimeZone(cronTimeZone)) throw new ConfigError('DESKHOOK_CRON_TIMEZONE', `${cronTimeZone} is not a time zone this Node knows (use an IANA name such as Europe/Berlin)`);
   const config: Config = {
     port: v.PORT as number,
     host: v.DESKHOOK_HOST as string,
@@ -168,6 +186,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     mailRetryDelaysSeconds: Object.freeze(delays),
     attachmentMaxBytes: v.DESKHOOK_ATTACHMENT_MAX_BYTES as number,
     imapPollSeconds: v.DESKHOOK_IMAP_POLL_SECONDS as number,
+    eventConcurrency: v.DESKHOOK_EVENT_CONCURRENCY as number,
+    eventPollMs: v.DESKHOOK_EVENT_POLL_MS as number,
+    eventTimeoutMs: v.DESKHOOK_EVENT_TIMEOUT_MS as number,
+    eventDisableAfterHours: v.DESKHOOK_EVENT_DISABLE_AFTER_HOURS as number,
+    eventRetentionDays: v.DESKHOOK_EVENT_RETENTION_DAYS as number,
+    deliveryRetentionDays: v.DESKHOOK_DELIVERY_RETENTION_DAYS as number,
+    cronTimeZone,
   };
   return Object.freeze(config);
 }

@@ -47,6 +47,13 @@ export const CONFIG_KEYS = [
   { env: 'DESKHOOK_LOGIN_WINDOW_SECONDS', type: 'integer', default: 900, min: 1, max: 86_400, doc: 'Window for the failed-login count.' },
   { env: 'DESKHOOK_SCHEDULER_INTERVAL_MS', type: 'integer', default: 5000, min: 50, max: 3_600_000, doc: 'How often a worker looks for due work (pending tickets whose `dueBy` has passed).' },
   { env: 'DESKHOOK_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: 15_000, min: 100, max: 600_000, doc: 'How long SIGTERM waits for in-flight requests and jobs before closing anyway.' },
+  { env: 'DESKHOOK_EVENT_CONCURRENCY', type: 'integer', default: 16, min: 1, max: 512, doc: 'Event hook deliveries one worker process runs at once.' },
+  { env: 'DESKHOOK_EVENT_POLL_MS', type: 'integer', default: 250, min: 10, max: 60_000, doc: 'How often an idle worker looks for due event deliveries.' },
+  { env: 'DESKHOOK_EVENT_TIMEOUT_MS', type: 'integer', default: 15_000, min: 100, max: 120_000, doc: 'Deadline of one delivery attempt to an event hook; a delivery is leased for this plus 30 s, after which another worker may take it.' },
+  { env: 'DESKHOOK_EVENT_DISABLE_AFTER_HOURS', type: 'integer', default: 120, min: 1, max: 8760, doc: 'An event hook whose every attempt has failed for this long is disabled and its owner notified (default 5 days).' },
+  { env: 'DESKHOOK_EVENT_RETENTION_DAYS', type: 'integer', default: 30, min: 1, max: 3650, doc: 'Events older than this are deleted (unless a delivery of theirs is still queued); the pull feed and replays reach back this far.' },
+  { env: 'DESKHOOK_DELIVERY_RETENTION_DAYS', type: 'integer', default: 30, min: 1, max: 3650, doc: 'Finished event deliveries and their attempts are deleted this long after they finished.' },
+  { env: 'DESKHOOK_CRON_TIMEZONE', type: 'string', default: 'UTC', doc: 'IANA time zone of the CronMinute/CronHour/CronDay/CronWeek schedules, e.g. `Europe/Berlin`.' },
   { env: 'DESKHOOK_EGRESS_ALLOW', type: 'list', default: '', doc: 'Comma-separated CIDRs or host names that outbound HTTP (webhooks, event hooks, custom code) may reach although they are loopback, private or link-local. Empty: only public addresses.' },
 ] as const satisfies readonly ConfigKey[];
 

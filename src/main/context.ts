@@ -106,6 +106,7 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
         return apiBridge.current(req);
       },
     }),
+    events: { disableAfterHours: config.eventDisableAfterHours, timeoutMs: config.eventTimeoutMs, cronTimeZone: config.cronTimeZone },
     mail: {
       parser: createMailParser({ maxAttachmentBytes: config.attachmentMaxBytes }),
       mailer,

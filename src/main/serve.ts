@@ -12,6 +12,9 @@ import { buildHttpApp } from '../adapters/http/app.ts';
 import type { Config, Role } from '../config/load-config.ts';
 import { createContext, type Context } from './context.ts';
 import { Ticker } from './ticker.ts';
+import { DeliveryWorker } from './delivery-worker.ts';
+import { registerEventMetrics } from './event-metrics.ts';
+import { publishDueCronEvents, pruneEventHistory } from '../app/events/deliver-events.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -90,11 +93,30 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
     }, logger));
     tickers.push(new Ticker('send-outbound', 1000, () => sendQueuedMail(deps), logger));
   }
+  const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const metrics = registerEventMetrics(context.registry, deps.store);
+  const delivery = runsWorker(role)
+    ? new DeliveryWorker({
+      deps, holder, concurrency: config.eventConcurrency, pollMs: config.eventPollMs, leaseMs: config.eventTimeoutMs + 30_000,
+      onAttempt: (outcome) => metrics.attempts.inc({ outcome }),
+    })
+    : null;
+  if (runsWorker(role)) {
+    // Every worker looks; the period key lets only one of them publish each period.
+    tickers.push(new Ticker('cron-events', Math.min(config.schedulerIntervalMs, 15_000), async () => {
+      const fired = await publishDueCronEvents(deps);
+      if (fired.length) logger.info({ periods: fired }, 'published schedule events');
+    }, logger));
+    tickers.push(new Ticker('prune-events', 3_600_000, async () => {
+      const pruned = await pruneEventHistory(deps, { eventDays: config.eventRetentionDays, deliveryDays: config.deliveryRetentionDays });
+      if (pruned.events || pruned.deliveries) logger.info(pruned, 'pruned event history past retention');
+    }, logger));
+  }
   const ingest = tickers.find((t) => t.name === 'ingest-inbound');
   // Every worker runs one; each IMAP account is read only by the process holding its lease.
   const imap = runsWorker(role)
     ? new ImapPoller({
-      deps, holder: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, pollSeconds: config.imapPollSeconds,
+      deps, holder, pollSeconds: config.imapPollSeconds,
       maxMessageBytes: config.smtpMaxMessageBytes, onAccepted: () => ingest?.kick(),
     })
     : null;
@@ -130,6 +152,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
   const port = typeof address === 'object' && address ? address.port : config.port;
   for (const t of tickers) t.start();
   imap?.start();
+  delivery?.start();
   logger.info({ role, port, smtpPort, database: context.handle.kind }, 'deskhook is up');
 
   let stopping: Promise<void> | null = null;
@@ -147,7 +170,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
       await http.close();
       // Before the tickers: it finishes the message in flight, logs out and releases its leases.
       await imap?.stop();
-      await Promise.all(tickers.map((t) => t.stop()));
+      await Promise.all([...tickers.map((t) => t.stop()), delivery?.stop()]);
       await context.close();
       clearTimeout(deadline);
       logger.info('stopped');

@@ -4,6 +4,7 @@ import { pendingMigrations, ping, type DatabaseHandle } from './dialect.ts';
 import { EmailAccountRepo, NotificationRepo, SecretRepo } from './repos/accounts.ts';
 import { ActivityRepo, ConversationRepo } from './repos/conversations.ts';
 import { EventRepo } from './repos/events.ts';
+import { EventDeliveryRepo, EventHookRepo } from './repos/event-hooks.ts';
 import { WebhookInvocationRepo } from './repos/invocations.ts';
 import { AttachmentRepo, ImapCursorRepo, InboundRepo, LeaseRepo } from './repos/mail.ts';
 import { TicketRepo } from './repos/tickets.ts';
@@ -16,6 +17,8 @@ export class KyselyStore implements Store {
   readonly conversations;
   readonly activity;
   readonly events;
+  readonly eventHooks;
+  readonly deliveries;
   readonly users;
   readonly tokens;
   readonly loginThrottle;
@@ -37,6 +40,8 @@ export class KyselyStore implements Store {
     this.conversations = new ConversationRepo(db, handle.capabilities);
     this.activity = new ActivityRepo(db);
     this.events = new EventRepo(db);
+    this.eventHooks = new EventHookRepo(db);
+    this.deliveries = new EventDeliveryRepo(db, handle.capabilities);
     this.users = new UserRepo(db);
     this.tokens = new TokenRepo(db);
     this.loginThrottle = new LoginThrottleRepo(db);

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * Table shapes as Kysely sees them. Timestamps are ISO-8601 strings going in; PostgreSQL
@@ -185,6 +185,63 @@ export interface EventsTable {
   user_id: number | null;
   data: Json;
   created_at: Ts;
+  dedupe_key: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface EventHooksTable {
+  id: Generated<number>;
+  name: string;
+  events: Json;
+  executor: Json;
+  enabled: number;
+  ordering_key: string;
+  retry_schedule: Json;
+  owner_user_id: number | null;
+  disabled_reason: string | null;
+  disabled_at: Ts | null;
+  failing_since: Ts | null;
+  last_success_at: Ts | null;
+  signing_secret: string;
+  previous_signing_secret: string | null;
+  previous_signing_secret_expires_at: Ts | null;
+  created_at: Ts;
+  modified_at: Ts;
+}
+
+export interface EventHookTypesTable {
+  hook_id: number;
+  type: string;
+}
+
+export interface EventDeliveriesTable {
+  id: Generated<number>;
+  event_id: string;
+  event_type: string;
+  hook_id: number;
+  ticket_id: number | null;
+  ordered: number;
+  replay: number;
+  status: string;
+  attempts: number;
+  next_attempt_at: Ts | null;
+  locked_by: string | null;
+  locked_until: Ts | null;
+  last_error: string | null;
+  created_at: Ts;
+  completed_at: Ts | null;
+}
+
+export interface EventDeliveryAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  attempt: number;
+  outcome: string;
+  status: number | null;
+  duration_ms: number;
+  error: Json | null;
+  response: string | null;
+  worker: string | null;
+  started_at: Ts;
 }
 
 export interface NotificationsTable {
@@ -235,6 +292,10 @@ export interface Database {
   conversations: ConversationsTable;
   activity: ActivityTable;
   events: EventsTable;
+  event_hooks: EventHooksTable;
+  event_hook_types: EventHookTypesTable;
+  event_deliveries: EventDeliveriesTable;
+  event_delivery_attempts: EventDeliveryAttemptsTable;
   notifications: NotificationsTable;
   secrets: SecretsTable;
   inbound_messages: InboundMessagesTable;

@@ -70,7 +70,10 @@ export class DefaultExecutorRunner implements ExecutorRunner {
       ok: result.ok, durationMs, status: result.status, error: error ?? null, logs,
       input: excerpt(input, secrets), output: result.ok ? excerpt(result.output, secrets) : null,
     };
-    return { ok: result.ok, ...(result.ok ? { output: result.output } : {}), ...(error ? { error } : {}), logs, durationMs, status: result.status, trace };
+    return {
+      ok: result.ok, ...(result.ok ? { output: result.output } : {}), ...(error ? { error } : {}), logs, durationMs, status: result.status,
+      ...(result.retryAfter ? { retryAfter: result.retryAfter } : {}), trace,
+    };
   }
 
   private async apiCall(executor: ApiCallExecutor, input: unknown, options: ExecutorRunOptions, secrets: Set<string>): Promise<Omit<ExecutorRun, 'trace' | 'durationMs'>> {
@@ -117,7 +120,11 @@ export class DefaultExecutorRunner implements ExecutorRunner {
     }
     const text = response.body.toString('utf8');
     if (response.status < 200 || response.status > 299) {
-      return fail({ code: 'http_status', message: `${executor.url} answered ${response.status}${text ? `: ${text.slice(0, 300)}` : ''}` }, response.status);
+      const retryAfter = response.headers['retry-after'];
+      return {
+        ...fail({ code: 'http_status', message: `${executor.url} answered ${response.status}${text ? `: ${text.slice(0, 300)}` : ''}` }, response.status),
+        ...(retryAfter ? { retryAfter } : {}),
+      };
     }
     if (text.trim() === '') return { ok: true, output: {}, logs: [], status: response.status };
     try {

@@ -12,6 +12,7 @@ import { authRoutes } from './routes/auth.ts';
 import { emailAccountRoutes, invocationRetryRoutes, webhookRoutes } from './routes/email-accounts.ts';
 import { eventRoutes, notificationRoutes, secretRoutes } from './routes/misc.ts';
 import { executorRoutes } from './routes/executors.ts';
+import { eventHookRoutes } from './routes/event-hooks.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { userRoutes } from './routes/users.ts';
 
@@ -73,6 +74,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
     await api.register(notificationRoutes, { deps });
     await api.register(secretRoutes, { deps });
     await api.register(eventRoutes, { deps });
+    await api.register(eventHookRoutes, { deps });
     await api.register(executorRoutes, { deps });
   }, { prefix: '/api/v1' });
 

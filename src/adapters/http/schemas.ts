@@ -175,6 +175,12 @@ export const Executor = Type.Union([
   }, Closed),
 ]);
 
+/** An apiCall executor as stored: `method` POST and no extra headers unless given. */
+export function withExecutorDefaults<T>(executor: T): T {
+  const ex = executor as { type?: string; method?: string; headers?: Record<string, string> } | null | undefined;
+  return (ex && ex.type === 'apiCall' ? { ...ex, method: ex.method ?? 'POST', headers: ex.headers ?? {} } : ex) as T;
+}
+
 export const WebhookSettings = Type.Object({
   enabled: Type.Boolean(),
   ticketUpdates: Nullable(Executor),

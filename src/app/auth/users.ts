@@ -2,6 +2,7 @@ import type { User, UserRole } from '../../domain/user.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
 import { DuplicateKeyError, type AccessToken, type Page, type PageRequest } from '../ports/store.ts';
+import { publish } from '../record-change.ts';
 
 export interface CreateUserInput {
   email: string;
@@ -26,15 +27,15 @@ export async function createUser(deps: AppDeps, input: CreateUserInput): Promise
     throw new AppError('validation_failed', 'password is required for users who log in', { errors: [{ field: 'password', message: 'required' }] });
   }
   if (input.password !== undefined) checkPassword(input.password);
+  const passwordHash = input.password !== undefined && !service ? await deps.hasher.hash(input.password) : null;
   try {
-    return await deps.store.users.insert({
-      email: input.email.trim().toLowerCase(),
-      name: input.name,
-      role: input.role,
-      service,
-      disabled: false,
-      passwordHash: input.password !== undefined && !service ? await deps.hasher.hash(input.password) : null,
-      createdAt: deps.clock.now().toISOString(),
+    return await deps.store.transaction(async (tx) => {
+      const user = await tx.users.insert({
+        email: input.email.trim().toLowerCase(), name: input.name, role: input.role, service, disabled: false, passwordHash,
+        createdAt: deps.clock.now().toISOString(),
+      });
+      if (!service) await publish(tx, deps, [{ type: 'ProfileCreated', ticketId: null, userId: user.id, data: profileData(user) }]);
+      return user;
     });
   } catch (err) {
     if (err instanceof DuplicateKeyError) throw new AppError('conflict', `a user with e-mail ${input.email} exists`, { errors: [{ field: 'email', message: 'taken' }] });
@@ -50,13 +51,29 @@ export async function updateUser(deps: AppDeps, id: number, fields: { name?: str
     throw new AppError('conflict', 'the last active admin cannot be demoted or disabled');
   }
   if (fields.password !== undefined) checkPassword(fields.password);
-  const updated = await deps.store.users.update(id, {
-    ...(fields.name !== undefined ? { name: fields.name } : {}),
-    ...(fields.role !== undefined ? { role: fields.role } : {}),
-    ...(fields.disabled !== undefined ? { disabled: fields.disabled } : {}),
-    ...(fields.password !== undefined ? { passwordHash: await deps.hasher.hash(fields.password) } : {}),
+  const passwordHash = fields.password !== undefined ? await deps.hasher.hash(fields.password) : undefined;
+  return deps.store.transaction(async (tx) => {
+    const updated = (await tx.users.update(id, {
+      ...(fields.name !== undefined ? { name: fields.name } : {}),
+      ...(fields.role !== undefined ? { role: fields.role } : {}),
+      ...(fields.disabled !== undefined ? { disabled: fields.disabled } : {}),
+      ...(passwordHash !== undefined ? { passwordHash } : {}),
+    }))!;
+    if (!updated.service) {
+      // Users are never deleted (their history stays attributed); deactivating one is its ProfileDeleted.
+      const type = !user.disabled && updated.disabled ? 'ProfileDeleted' : 'ProfileUpdated';
+      const changed = (['name', 'role', 'disabled'] as const).filter((k) => user[k] !== updated[k]);
+      await publish(tx, deps, [{
+        type, ticketId: null, userId: updated.id,
+        data: { ...profileData(updated), changes: Object.fromEntries(changed.map((k) => [k, updated[k]])), passwordChanged: passwordHash !== undefined },
+      }]);
+    }
+    return updated;
   });
-  return updated!;
+}
+
+function profileData(user: User): Record<string, unknown> {
+  return { userId: user.id, email: user.email, name: user.name, role: user.role, disabled: user.disabled };
 }
 
 /**

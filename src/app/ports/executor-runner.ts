@@ -38,6 +38,8 @@ export interface ExecutorRun {
   durationMs: number;
   /** HTTP status of an apiCall. */
   status: number | null;
+  /** The `Retry-After` header of an apiCall's error answer, as given. */
+  retryAfter?: string;
   trace: ExecutorTrace;
 }
 

@@ -2,6 +2,7 @@ import type { ActivityEntry, NewActivity } from '../../domain/activity.ts';
 import type { Conversation, DeliveryStatus } from '../../domain/conversation.ts';
 import type { EmailAccount } from '../../domain/email-account.ts';
 import type { DomainEvent, EventType } from '../../domain/event.ts';
+import type { AttemptOutcome, DeliveryStatus as EventDeliveryStatus, DisabledReason, EventHook } from '../../domain/event-hook.ts';
 import type { NewNotification, Notification } from '../../domain/notification.ts';
 import type { Ticket, TicketPriority, TicketStatus } from '../../domain/ticket.ts';
 import type { User } from '../../domain/user.ts';
@@ -155,7 +156,16 @@ export interface EventFilter {
 }
 
 export interface EventStore {
+  /**
+   * Appends events and, in the same statement set (so in the caller's transaction), one pending
+   * delivery per enabled event hook subscribed to each event's type.
+   */
   append(events: Array<Omit<DomainEvent, 'createdAt'> & { createdAt: string }>): Promise<void>;
+  /** Appends one event (and its deliveries) unless an event with `dedupeKey` exists; true when this call wrote it. */
+  appendOnce(event: Omit<DomainEvent, 'createdAt'> & { createdAt: string }, dedupeKey: string): Promise<boolean>;
+  get(id: string): Promise<DomainEvent | null>;
+  /** Deletes events created before `before` that no pending delivery still needs; returns how many. */
+  prune(before: string): Promise<number>;
   /** Oldest first; the cursor follows the append order, so it also serves as a pull feed. */
   list(filter: EventFilter, page: PageRequest): Promise<Page<DomainEvent>>;
 }
@@ -273,12 +283,117 @@ export interface WebhookInvocationStore {
   list(filter: InvocationFilter, page: PageRequest): Promise<Page<WebhookInvocation>>;
 }
 
+export interface SealedHookSecrets {
+  signingSecret: string;
+  previousSigningSecret: string | null;
+  previousSigningSecretExpiresAt: string | null;
+}
+
+export interface EventHookStore {
+  insert(hook: Omit<EventHook, 'id'>, sealed: SealedHookSecrets): Promise<EventHook>;
+  get(id: number): Promise<{ hook: EventHook; sealed: SealedHookSecrets } | null>;
+  /** Several at once (for a batch of deliveries). */
+  getMany(ids: number[]): Promise<Array<{ hook: EventHook; sealed: SealedHookSecrets }>>;
+  list(page: PageRequest): Promise<Page<EventHook>>;
+  update(hook: EventHook, sealed?: SealedHookSecrets): Promise<void>;
+  delete(id: number): Promise<boolean>;
+  /** Clears `failingSince` and refreshes `lastSuccessAt` (at most once a minute, to spare the row). */
+  markSucceeded(id: number, at: string): Promise<void>;
+  /** Sets `failingSince` unless already set; returns the hook's `failingSince`. */
+  markFailing(id: number, at: string): Promise<string | null>;
+  /** Disables the hook if it is enabled (and, with `failingBefore`, has failed since before then); true when this call did. */
+  disable(id: number, reason: DisabledReason, at: string, failingBefore?: string): Promise<boolean>;
+}
+
+export interface EventDelivery {
+  id: number;
+  eventId: string;
+  eventType: EventType;
+  hookId: number;
+  ticketId: number | null;
+  status: EventDeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  /** Created by a replay rather than by the event itself. */
+  replay: boolean;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+export interface DeliveryAttempt {
+  attempt: number;
+  outcome: AttemptOutcome;
+  /** HTTP status of an apiCall. */
+  status: number | null;
+  durationMs: number;
+  error: { code: string; message: string } | null;
+  /** The start of the answer (or of the error), for the operator. */
+  response: string | null;
+  worker: string | null;
+  startedAt: string;
+}
+
+export interface ClaimedDelivery {
+  delivery: EventDelivery;
+  event: DomainEvent;
+}
+
+export interface DeliveryFilter {
+  hookId?: number;
+  eventId?: string;
+  status?: EventDeliveryStatus;
+  ticketId?: number;
+}
+
+/** Which events a replay or a count of missed events takes, for one hook. */
+export interface EventSelection {
+  types: EventType[];
+  since?: string;
+  until?: string;
+  eventId?: string;
+  /** Only events the hook has neither received nor still has queued. */
+  onlyMissed?: boolean;
+}
+
+export interface DeliveryResult {
+  deliveryId: number;
+  attempt: DeliveryAttempt;
+  status: EventDeliveryStatus;
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  completedAt: string | null;
+}
+
+export interface EventDeliveryStore {
+  /**
+   * Leases up to `limit` due deliveries of enabled hooks for `holder` until `lockUntil`. A delivery
+   * of a hook ordered by ticket is due only when no earlier delivery of its ticket is pending.
+   */
+  claim(now: string, lockUntil: string, holder: string, limit: number): Promise<ClaimedDelivery[]>;
+  /** Keeps the attempt and, while `holder` still holds the lease, the delivery's new state; false when the lease was lost. */
+  record(result: DeliveryResult, holder: string): Promise<boolean>;
+  get(id: number): Promise<EventDelivery | null>;
+  /** Newest first, each with its attempts (oldest first). */
+  list(filter: DeliveryFilter, page: PageRequest): Promise<Page<EventDelivery & { attempts: DeliveryAttempt[] }>>;
+  /** Queues a delivery to `hook` of each selected event, oldest first; returns how many. */
+  enqueue(hook: Pick<EventHook, 'id' | 'orderingKey'>, selection: EventSelection, at: string): Promise<number>;
+  count(hookId: number, selection: EventSelection): Promise<number>;
+  /** Cancels the hook's pending deliveries (it was disabled); returns how many. */
+  cancelPending(hookId: number, at: string): Promise<number>;
+  stats(): Promise<{ pending: number; oldestPendingAt: string | null }>;
+  /** Deletes finished deliveries (and their attempts) completed before `before`. */
+  prune(before: string): Promise<number>;
+}
+
 export interface Store {
   readonly webhookInvocations: WebhookInvocationStore;
   readonly tickets: TicketStore;
   readonly conversations: ConversationStore;
   readonly activity: ActivityStore;
   readonly events: EventStore;
+  readonly eventHooks: EventHookStore;
+  readonly deliveries: EventDeliveryStore;
   readonly users: UserStore;
   readonly tokens: TokenStore;
   readonly loginThrottle: LoginThrottleStore;

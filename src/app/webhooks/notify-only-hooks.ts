@@ -3,8 +3,7 @@ import type { Ticket, TicketDiff } from '../../domain/ticket.ts';
 import type { Hook } from '../../domain/webhook.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
-import { notify } from '../notifications.ts';
-import type { Store } from '../ports/store.ts';
+import { adminIds, notify } from '../notifications.ts';
 import { applyWebhookAnswer, publicTicket } from '../tickets/update-ticket.ts';
 import { describeFailure, hookedAccount, runWebhook, type WebhookOutcome } from './run-webhook.ts';
 import { withTicketLock } from './ticket-lock.ts';
@@ -29,16 +28,6 @@ async function settle(deps: AppDeps, hook: Hook, ticketId: number, outcome: Webh
   if (answer.spam) {
     const ticket = await deps.store.tickets.get(ticketId);
     if (ticket) await deps.store.tickets.save({ ...ticket, flags: { ...ticket.flags, spam: true } }, ticket.version);
-  }
-}
-
-async function adminIds(store: Store): Promise<number[]> {
-  const ids: number[] = [];
-  for (let cursor: string | null = null; ;) {
-    const page = await store.users.list({ limit: 200, cursor });
-    ids.push(...page.items.filter((u) => u.role === 'admin' && !u.disabled && !u.service).map((u) => u.id));
-    if (!page.nextCursor) return ids;
-    cursor = page.nextCursor;
   }
 }
 

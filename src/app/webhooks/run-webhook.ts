@@ -3,6 +3,7 @@ import { parseWebhookAnswer, type Hook, type WebhookAnswer } from '../../domain/
 import type { AppDeps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { openSigningSecrets } from '../email-accounts.ts';
+import { publish } from '../record-change.ts';
 import type { SealedAccountSecrets, WebhookInvocation } from '../ports/store.ts';
 
 let lastSequence = 0;
@@ -96,6 +97,15 @@ export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<Webh
     logs: run.logs, createdAt: deps.clock.now().toISOString(),
   };
   await deps.store.webhookInvocations.insert(record);
+  if (outcome.kind === 'failed' && call.trigger !== 'test') {
+    await publish(deps.store, deps, [{
+      type: 'WebhookFailed', ticketId: call.ticketId, userId: call.userId,
+      data: {
+        invocationId, emailAccountId: call.account.id, hook: call.hook, trigger: call.trigger, ticketId: call.ticketId,
+        conversationId: call.conversationId, userId: call.userId, error: { code: outcome.code, message: outcome.message }, policy,
+      },
+    }]);
+  }
   if (call.ticketId !== null) {
     await deps.store.activity.add([{
       ticketId: call.ticketId, field: 'webhook', from: null, to: record.outcome,

@@ -3,6 +3,7 @@ import type { DialectKind } from '../dialect.ts';
 import * as core from './0001-core.ts';
 import * as mail from './0002-mail.ts';
 import * as webhooks from './0003-webhooks.ts';
+import * as eventHooks from './0004-event-hooks.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001-core': core,
   '0002-mail': mail,
   '0003-webhooks': webhooks,
+  '0004-event-hooks': eventHooks,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

@@ -1,19 +1,35 @@
 import type { Kysely } from 'kysely';
 import type { EventFilter, EventStore, Page, PageRequest } from '../../../app/ports/store.ts';
-import type { DomainEvent, EventType } from '../../../domain/event.ts';
+import type { DomainEvent } from '../../../domain/event.ts';
 import type { Database } from '../schema.ts';
 import { cursorAfter, pageOf } from './paging.ts';
-import { iso, json, toJson } from '../values.ts';
+import { fanOut, toEvent } from './event-hooks.ts';
+import { toJson } from '../values.ts';
+
+type NewEventRow = Omit<DomainEvent, 'createdAt'> & { createdAt: string };
+
+const row = (e: NewEventRow) => ({ id: e.id, type: e.type, ticket_id: e.ticketId, user_id: e.userId, data: toJson(e.data), created_at: e.createdAt });
 
 export class EventRepo implements EventStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async append(events: Array<Omit<DomainEvent, 'createdAt'> & { createdAt: string }>): Promise<void> {
+  async append(events: NewEventRow[]): Promise<void> {
     if (!events.length) return;
-    await this.db
-      .insertInto('events')
-      .values(events.map((e) => ({ id: e.id, type: e.type, ticket_id: e.ticketId, user_id: e.userId, data: toJson(e.data), created_at: e.createdAt })))
-      .execute();
+    await this.db.insertInto('events').values(events.map(row)).execute();
+    await fanOut(this.db, events);
+  }
+
+  async appendOnce(event: NewEventRow, dedupeKey: string): Promise<boolean> {
+    const r = await this.db.insertInto('events').values({ ...row(event), dedupe_key: dedupeKey })
+      .onConflict((oc) => oc.column('dedupe_key').doNothing()).executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
+    await fanOut(this.db, [event]);
+    return true;
+  }
+
+  async get(id: string): Promise<DomainEvent | null> {
+    const r = await this.db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toEvent(r) : null;
   }
 
   async list(filter: EventFilter, page: PageRequest): Promise<Page<DomainEvent>> {
@@ -25,11 +41,14 @@ export class EventRepo implements EventStore {
     const after = cursorAfter(page.cursor);
     if (after !== null) q = q.where('seq', '>', after);
     const rows = await q.orderBy('seq', 'asc').limit(page.limit + 1).execute();
-    const withSeq = rows.map((r) => ({
-      seq: r.seq,
-      event: { id: r.id, type: r.type as EventType, ticketId: r.ticket_id, userId: r.user_id, data: json<Record<string, unknown>>(r.data), createdAt: iso(r.created_at) },
-    }));
-    const result = pageOf(withSeq, page.limit, (w) => w.seq);
+    const result = pageOf(rows.map((r) => ({ seq: r.seq, event: toEvent(r) })), page.limit, (w) => w.seq);
     return { items: result.items.map((w) => w.event), nextCursor: result.nextCursor };
+  }
+
+  async prune(before: string): Promise<number> {
+    const r = await this.db.deleteFrom('events').where('created_at', '<', before)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('event_deliveries as d').select('d.id').whereRef('d.event_id', '=', 'events.id').where('d.status', '=', 'pending'))))
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 }

@@ -5,7 +5,9 @@ import {
   createEmailAccount, deleteEmailAccount, getEmailAccount, listEmailAccounts, revealSigningSecret, rotateSigningSecret,
   updateEmailAccount, type EmailAccountInput,
 } from '../../../app/email-accounts.ts';
-import { Closed, DateTime, Email, EmailAccount, Executor, IdParams, Inbound, Nullable, Outbound, PageQuery, pageOf, Enum } from '../schemas.ts';
+import {
+  Closed, DateTime, Email, EmailAccount, Executor, IdParams, Inbound, Nullable, Outbound, PageQuery, pageOf, Enum, withExecutorDefaults,
+} from '../schemas.ts';
 import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../../domain/email-account.ts';
 import { HOOKS } from '../../../domain/webhook.ts';
 import { testWebhook } from '../../../app/webhooks/test-webhook.ts';
@@ -36,7 +38,7 @@ const AccountPatch = Type.Object({
   webhooks: Type.Optional(WebhooksIn),
 }, { ...Closed, minProperties: 1 });
 
-const SigningSecret = Type.Object({
+export const SigningSecret = Type.Object({
   signingSecret: Type.String({ description: '`whsec_…`: receivers verify `webhook-signature` with it.' }),
   previousSigningSecret: Nullable(Type.String({ description: 'Still valid (and signed with) until previousExpiresAt.' })),
   previousExpiresAt: Nullable(DateTime),
@@ -47,10 +49,7 @@ function normaliseInput<T extends Partial<EmailAccountInput>>(given: T): T {
   const input = given.inbound?.type === 'imap' ? { ...given, inbound: { ...given.inbound, folder: given.inbound.folder ?? 'INBOX' } } : given;
   const webhooks = input.webhooks;
   if (!webhooks) return input;
-  const fill = (e: unknown) => {
-    const ex = e as { type?: string; method?: string; headers?: Record<string, string> } | null | undefined;
-    return ex && ex.type === 'apiCall' ? { ...ex, method: ex.method ?? 'POST', headers: ex.headers ?? {} } : ex;
-  };
+  const fill = withExecutorDefaults;
   return {
     ...input,
     webhooks: {

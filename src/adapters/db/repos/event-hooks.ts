@@ -1,0 +1,275 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type {
+  ClaimedDelivery, DeliveryAttempt, DeliveryFilter, DeliveryResult, EventDelivery, EventDeliveryStore, EventHookStore,
+  EventSelection, Page, PageRequest, SealedHookSecrets,
+} from '../../../app/ports/store.ts';
+import type { DomainEvent, EventType } from '../../../domain/event.ts';
+import type { AttemptOutcome, DeliveryStatus, DisabledReason, EventHook, OrderingKey } from '../../../domain/event-hook.ts';
+import type { Executor } from '../../../domain/executor.ts';
+import type { Capabilities } from '../dialect.ts';
+import type { Database, EventDeliveriesTable, EventHooksTable, EventsTable } from '../schema.ts';
+import { cursorAfter, pageOf } from './paging.ts';
+import { bool, flag, iso, isoOrNull, json, jsonOrNull, toJson } from '../values.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+function toHook(r: Selectable<EventHooksTable>): { hook: EventHook; sealed: SealedHookSecrets } {
+  return {
+    hook: {
+      id: r.id, name: r.name, events: json<EventType[]>(r.events), executor: json<Executor>(r.executor), enabled: bool(r.enabled),
+      orderingKey: r.ordering_key as OrderingKey, retryScheduleSeconds: json<number[]>(r.retry_schedule), ownerUserId: r.owner_user_id,
+      disabledReason: r.disabled_reason as DisabledReason | null, disabledAt: isoOrNull(r.disabled_at), failingSince: isoOrNull(r.failing_since),
+      lastSuccessAt: isoOrNull(r.last_success_at), createdAt: iso(r.created_at), modifiedAt: iso(r.modified_at),
+    },
+    sealed: {
+      signingSecret: r.signing_secret, previousSigningSecret: r.previous_signing_secret,
+      previousSigningSecretExpiresAt: isoOrNull(r.previous_signing_secret_expires_at),
+    },
+  };
+}
+
+export function toEvent(r: Selectable<EventsTable>): DomainEvent {
+  return { id: r.id, type: r.type as EventType, ticketId: r.ticket_id, userId: r.user_id, data: json<Record<string, unknown>>(r.data), createdAt: iso(r.created_at) };
+}
+
+function toDelivery(r: Selectable<EventDeliveriesTable>): EventDelivery {
+  return {
+    id: r.id, eventId: r.event_id, eventType: r.event_type as EventType, hookId: r.hook_id, ticketId: r.ticket_id, status: r.status as DeliveryStatus,
+    attemptCount: r.attempts, nextAttemptAt: isoOrNull(r.next_attempt_at), lastError: r.last_error, replay: bool(r.replay),
+    createdAt: iso(r.created_at), completedAt: isoOrNull(r.completed_at),
+  };
+}
+
+const CHUNK = 500;
+
+/**
+ * The fan-out of the outbox: one pending delivery per enabled hook subscribed to each event's
+ * type, written with the events (so in the same transaction as the change).
+ */
+export async function fanOut(db: Db, events: Array<Pick<DomainEvent, 'id' | 'type' | 'ticketId' | 'createdAt'>>): Promise<void> {
+  if (!events.length) return;
+  const types = [...new Set(events.map((e) => e.type))];
+  const subscribed = await db.selectFrom('event_hook_types as t').innerJoin('event_hooks as h', 'h.id', 't.hook_id')
+    .select(['t.type', 'h.id', 'h.ordering_key']).where('t.type', 'in', types).where('h.enabled', '=', 1).execute();
+  if (!subscribed.length) return;
+  const rows = events.flatMap((e) => subscribed.filter((s) => s.type === e.type).map((s) => ({
+    event_id: e.id, event_type: e.type, hook_id: s.id, ticket_id: e.ticketId,
+    ordered: flag(s.ordering_key === 'ticket' && e.ticketId !== null), replay: 0, status: 'pending', attempts: 0,
+    next_attempt_at: e.createdAt, created_at: e.createdAt,
+  })));
+  for (let i = 0; i < rows.length; i += CHUNK) await db.insertInto('event_deliveries').values(rows.slice(i, i + CHUNK)).execute();
+}
+
+export class EventHookRepo implements EventHookStore {
+  constructor(private readonly db: Db) {}
+
+  private async setTypes(id: number, types: EventType[]): Promise<void> {
+    await this.db.deleteFrom('event_hook_types').where('hook_id', '=', id).execute();
+    if (types.length) await this.db.insertInto('event_hook_types').values([...new Set(types)].map((type) => ({ hook_id: id, type }))).execute();
+  }
+
+  private row(h: Omit<EventHook, 'id'>) {
+    return {
+      name: h.name, events: toJson(h.events), executor: toJson(h.executor), enabled: flag(h.enabled), ordering_key: h.orderingKey,
+      retry_schedule: toJson(h.retryScheduleSeconds), owner_user_id: h.ownerUserId, disabled_reason: h.disabledReason, disabled_at: h.disabledAt,
+      failing_since: h.failingSince, last_success_at: h.lastSuccessAt, created_at: h.createdAt, modified_at: h.modifiedAt,
+    };
+  }
+
+  private sealedRow(s: SealedHookSecrets) {
+    return { signing_secret: s.signingSecret, previous_signing_secret: s.previousSigningSecret, previous_signing_secret_expires_at: s.previousSigningSecretExpiresAt };
+  }
+
+  async insert(h: Omit<EventHook, 'id'>, sealed: SealedHookSecrets): Promise<EventHook> {
+    const r = await this.db.insertInto('event_hooks').values({ ...this.row(h), ...this.sealedRow(sealed) }).returning('id').executeTakeFirstOrThrow();
+    await this.setTypes(r.id, h.events);
+    return { ...h, id: r.id };
+  }
+
+  async get(id: number): Promise<{ hook: EventHook; sealed: SealedHookSecrets } | null> {
+    const r = await this.db.selectFrom('event_hooks').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toHook(r) : null;
+  }
+
+  async getMany(ids: number[]): Promise<Array<{ hook: EventHook; sealed: SealedHookSecrets }>> {
+    if (!ids.length) return [];
+    return (await this.db.selectFrom('event_hooks').selectAll().where('id', 'in', ids).execute()).map(toHook);
+  }
+
+  async list(page: PageRequest): Promise<Page<EventHook>> {
+    let q = this.db.selectFrom('event_hooks').selectAll();
+    const after = cursorAfter(page.cursor);
+    if (after !== null) q = q.where('id', '>', after);
+    const rows = await q.orderBy('id').limit(page.limit + 1).execute();
+    return pageOf(rows.map((r) => toHook(r).hook), page.limit);
+  }
+
+  async update(h: EventHook, sealed?: SealedHookSecrets): Promise<void> {
+    const { created_at: _created, ...fields } = this.row(h);
+    await this.db.updateTable('event_hooks').set({ ...fields, ...(sealed ? this.sealedRow(sealed) : {}) }).where('id', '=', h.id).execute();
+    await this.setTypes(h.id, h.events);
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('event_hooks').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async markSucceeded(id: number, at: string): Promise<void> {
+    const minuteAgo = new Date(Date.parse(at) - 60_000).toISOString();
+    // Most successes change nothing: the WHERE keeps them from writing (and locking) the row.
+    await this.db.updateTable('event_hooks').set({ failing_since: null, last_success_at: at })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('failing_since', 'is not', null), eb('last_success_at', 'is', null), eb('last_success_at', '<', minuteAgo)]))
+      .execute();
+  }
+
+  async markFailing(id: number, at: string): Promise<string | null> {
+    await this.db.updateTable('event_hooks').set({ failing_since: at }).where('id', '=', id).where('failing_since', 'is', null).execute();
+    const r = await this.db.selectFrom('event_hooks').select('failing_since').where('id', '=', id).executeTakeFirst();
+    return r ? isoOrNull(r.failing_since) : null;
+  }
+
+  async disable(id: number, reason: DisabledReason, at: string, failingBefore?: string): Promise<boolean> {
+    let q = this.db.updateTable('event_hooks').set({ enabled: 0, disabled_reason: reason, disabled_at: at, modified_at: at })
+      .where('id', '=', id).where('enabled', '=', 1);
+    if (failingBefore) q = q.where('failing_since', '<=', failingBefore);
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+}
+
+export class EventDeliveryRepo implements EventDeliveryStore {
+  constructor(private readonly db: Db, private readonly caps: Capabilities) {}
+
+  async claim(now: string, lockUntil: string, holder: string, limit: number): Promise<ClaimedDelivery[]> {
+    let pick = this.db.selectFrom('event_deliveries as d').select('d.id')
+      .where('d.status', '=', 'pending')
+      .where('d.next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('d.locked_until', 'is', null), eb('d.locked_until', '<', now)]))
+      .where('d.hook_id', 'in', (eb) => eb.selectFrom('event_hooks').select('id').where('enabled', '=', 1))
+      // Per-ticket order: only the oldest pending delivery of a ticket is due for an ordered hook.
+      .where((eb) => eb.or([
+        eb('d.ordered', '=', 0),
+        eb.not(eb.exists(eb.selectFrom('event_deliveries as p').select('p.id')
+          .whereRef('p.hook_id', '=', 'd.hook_id').whereRef('p.ticket_id', '=', 'd.ticket_id')
+          .where('p.ordered', '=', 1).where('p.status', '=', 'pending').whereRef('p.id', '<', 'd.id'))),
+      ]))
+      .orderBy('d.next_attempt_at').orderBy('d.id').limit(limit);
+    if (this.caps.skipLocked) pick = pick.forUpdate().skipLocked();
+    const rows = await this.db.updateTable('event_deliveries')
+      .set({ locked_by: holder, locked_until: lockUntil })
+      .where('id', 'in', pick)
+      .returningAll()
+      .execute();
+    if (!rows.length) return [];
+    const events = new Map<string, DomainEvent>();
+    const ids = [...new Set(rows.map((r) => r.event_id))];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      for (const e of await this.db.selectFrom('events').selectAll().where('id', 'in', ids.slice(i, i + CHUNK)).execute()) events.set(e.id, toEvent(e));
+    }
+    const claimed: ClaimedDelivery[] = [];
+    for (const r of rows.sort((a, b) => a.id - b.id)) {
+      const event = events.get(r.event_id);
+      if (event) claimed.push({ delivery: toDelivery(r), event });
+    }
+    return claimed;
+  }
+
+  async record(result: DeliveryResult, holder: string): Promise<boolean> {
+    const a = result.attempt;
+    await this.db.insertInto('event_delivery_attempts').values({
+      delivery_id: result.deliveryId, attempt: a.attempt, outcome: a.outcome, status: a.status, duration_ms: a.durationMs,
+      error: a.error ? toJson(a.error) : null, response: a.response, worker: a.worker, started_at: a.startedAt,
+    }).execute();
+    const r = await this.db.updateTable('event_deliveries')
+      .set({
+        status: result.status, attempts: a.attempt, next_attempt_at: result.nextAttemptAt, last_error: result.lastError,
+        completed_at: result.completedAt, locked_by: null, locked_until: null,
+      })
+      .where('id', '=', result.deliveryId).where('locked_by', '=', holder).where('status', '=', 'pending')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async get(id: number): Promise<EventDelivery | null> {
+    const r = await this.db.selectFrom('event_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toDelivery(r) : null;
+  }
+
+  async list(filter: DeliveryFilter, page: PageRequest): Promise<Page<EventDelivery & { attempts: DeliveryAttempt[] }>> {
+    let q = this.db.selectFrom('event_deliveries').selectAll();
+    if (filter.hookId !== undefined) q = q.where('hook_id', '=', filter.hookId);
+    if (filter.eventId !== undefined) q = q.where('event_id', '=', filter.eventId);
+    if (filter.status) q = q.where('status', '=', filter.status);
+    if (filter.ticketId !== undefined) q = q.where('ticket_id', '=', filter.ticketId);
+    const before = cursorAfter(page.cursor);
+    if (before !== null) q = q.where('id', '<', before);
+    const rows = await q.orderBy('id', 'desc').limit(page.limit + 1).execute();
+    const result = pageOf(rows.map(toDelivery), page.limit);
+    const attempts = new Map<number, DeliveryAttempt[]>();
+    if (result.items.length) {
+      const found = await this.db.selectFrom('event_delivery_attempts').selectAll()
+        .where('delivery_id', 'in', result.items.map((d) => d.id)).orderBy('delivery_id').orderBy('attempt').orderBy('id').execute();
+      for (const a of found) {
+        const list = attempts.get(a.delivery_id) ?? [];
+        list.push({
+          attempt: a.attempt, outcome: a.outcome as AttemptOutcome, status: a.status, durationMs: a.duration_ms,
+          error: jsonOrNull(a.error), response: a.response, worker: a.worker, startedAt: iso(a.started_at),
+        });
+        attempts.set(a.delivery_id, list);
+      }
+    }
+    return { items: result.items.map((d) => ({ ...d, attempts: attempts.get(d.id) ?? [] })), nextCursor: result.nextCursor };
+  }
+
+  private selection(hookId: number, s: EventSelection) {
+    let q = this.db.selectFrom('events as e').where('e.type', 'in', s.types);
+    if (s.since) q = q.where('e.created_at', '>=', s.since);
+    if (s.until) q = q.where('e.created_at', '<', s.until);
+    if (s.eventId) q = q.where('e.id', '=', s.eventId);
+    if (s.onlyMissed) {
+      q = q.where((eb) => eb.not(eb.exists(eb.selectFrom('event_deliveries as d').select('d.id')
+        .whereRef('d.event_id', '=', 'e.id').where('d.hook_id', '=', hookId).where('d.status', 'in', ['succeeded', 'pending']))));
+    }
+    return q;
+  }
+
+  async enqueue(hook: Pick<EventHook, 'id' | 'orderingKey'>, s: EventSelection, at: string): Promise<number> {
+    if (!s.types.length) return 0;
+    const events = await this.selection(hook.id, s).select(['e.id', 'e.type', 'e.ticket_id']).orderBy('e.seq').execute();
+    const rows = events.map((e) => ({
+      event_id: e.id, event_type: e.type, hook_id: hook.id, ticket_id: e.ticket_id, ordered: flag(hook.orderingKey === 'ticket' && e.ticket_id !== null),
+      replay: 1, status: 'pending', attempts: 0, next_attempt_at: at, created_at: at,
+    }));
+    for (let i = 0; i < rows.length; i += CHUNK) await this.db.insertInto('event_deliveries').values(rows.slice(i, i + CHUNK)).execute();
+    return rows.length;
+  }
+
+  async count(hookId: number, s: EventSelection): Promise<number> {
+    if (!s.types.length) return 0;
+    const r = await this.selection(hookId, s).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async cancelPending(hookId: number, at: string): Promise<number> {
+    const r = await this.db.updateTable('event_deliveries')
+      .set({ status: 'cancelled', completed_at: at, next_attempt_at: null, last_error: 'the hook was disabled' })
+      .where('hook_id', '=', hookId).where('status', '=', 'pending').executeTakeFirst();
+    return Number(r.numUpdatedRows);
+  }
+
+  async stats(): Promise<{ pending: number; oldestPendingAt: string | null }> {
+    const r = await this.db.selectFrom('event_deliveries')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('created_at').as('oldest')])
+      .where('status', '=', 'pending').executeTakeFirstOrThrow();
+    return { pending: Number(r.n), oldestPendingAt: isoOrNull(r.oldest) };
+  }
+
+  async prune(before: string): Promise<number> {
+    const finished = (eb: any) => eb.selectFrom('event_deliveries').select('id').where('status', '!=', 'pending').where('completed_at', '<', before);
+    await this.db.deleteFrom('event_delivery_attempts').where('delivery_id', 'in', finished).execute();
+    const r = await this.db.deleteFrom('event_deliveries').where('status', '!=', 'pending').where('completed_at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}
