@@ -8,8 +8,9 @@ import { smtpIngestVsDiscard } from './figures/smtp-ingest-vs-discard.ts';
 import { sandboxVsSubprocess } from './figures/sandbox-vs-subprocess.ts';
 import { apicallOverhead } from './figures/apicall-overhead.ts';
 import { hookOverheadP50, hookOverheadP99 } from './figures/hook-overhead.ts';
+import { deliveryVsPgboss, deliveryVsRawSqlite } from './figures/delivery.ts';
 
-const ALL: Benchmark[] = [apiPatchVsBare, smtpIngestVsDiscard, sandboxVsSubprocess, apicallOverhead, hookOverheadP50, hookOverheadP99];
+const ALL: Benchmark[] = [apiPatchVsBare, smtpIngestVsDiscard, sandboxVsSubprocess, apicallOverhead, hookOverheadP50, hookOverheadP99, deliveryVsRawSqlite, deliveryVsPgboss];
 
 const wanted = process.argv.slice(2);
 const chosen = wanted.length ? ALL.filter((b) => wanted.includes(b.name)) : ALL;

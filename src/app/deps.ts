@@ -4,6 +4,8 @@ import type { Logger } from './ports/logger.ts';
 import type { ExecutorRunner } from './ports/executor-runner.ts';
 import type { Mailer, MailParser } from './ports/mail.ts';
 import type { Store } from './ports/store.ts';
+import type { ErpService } from './erp/erp-service.ts';
+import type { CharacteristicsModel } from './ports/model.ts';
 
 export interface MailSettings {
   /** Inbound messages one sender may deliver to one account per window before SMTP answers 451. */
@@ -43,6 +45,10 @@ export interface AppDeps {
   auth: AuthSettings;
   mail: { parser: MailParser; mailer: Mailer; settings: MailSettings };
   executors: ExecutorRunner;
+  /** The four ERP operations behind the cache (one per process: it holds the in-flight lookups). */
+  erp: ErpService;
+  /** Customer recognition's optional language model (DESKHOOK_LLM_URL). */
+  model?: CharacteristicsModel | null;
   /** Event hook delivery; DEFAULT_EVENT_SETTINGS when left out. */
   events?: EventSettings;
 }

@@ -17,6 +17,7 @@ export const ERROR_CATALOGUE = {
   conflict: { status: 409, title: 'Conflicts with the current state', hint: 'Another resource already uses this value, or the resource changed meanwhile.' },
   webhook_aborted: { status: 422, title: 'A webhook refused the step', hint: 'The email account\'s webhook answered `abort: true`; `detail` carries its message and `invocationId` its log entry.' },
   webhook_failed: { status: 502, title: 'A webhook failed and its policy blocks the step', hint: 'Nothing was changed or sent. `detail` names the hook and the reason; see the account\'s invocation log.' },
+  erp_failed: { status: 502, title: 'The ERP did not answer usably', hint: '`detail` names the operation and the reason (an error of the executor, or the field of the answer that is wrong); no cached answer was there to fall back on.' },
   too_many_requests: { status: 429, title: 'Too many requests', hint: 'Wait for the time given in `Retry-After`.' },
   not_ready: { status: 503, title: 'Not ready', hint: 'The database is unreachable or migrations are pending.' },
   internal_error: { status: 500, title: 'Internal error', hint: 'Something failed on the server; the log has the details under the request id.' },

@@ -41,10 +41,24 @@ export async function recordTicketChange(
     meta: Object.keys(extra).length ? extra : null,
   }));
   await tx.activity.add(entries);
-  await publish(tx, deps, [{
+  const events: EventDraft[] = [{
     type: 'TicketUpdated',
     ticketId: ticket.id,
     userId: actorUserId(actor),
     data: { ticketId: ticket.id, userId: actorUserId(actor), changes: diff.changes, previous: diff.previous, ...extra },
-  }]);
+  }];
+  // Whoever links a contract (recognition, an agent, a hook's answer), it is the same event.
+  const changes = diff.changes as Partial<Ticket>;
+  if (changes.contractId) {
+    events.push({
+      type: 'ContractLinked',
+      ticketId: ticket.id,
+      userId: actorUserId(actor),
+      data: {
+        ticketId: ticket.id, contractId: ticket.contractId, customerId: ticket.customerId, legitimationLevel: ticket.legitimationLevel,
+        previousContractId: (diff.previous as Partial<Ticket>).contractId ?? null, userId: actorUserId(actor), actor: actor.type,
+      },
+    });
+  }
+  await publish(tx, deps, events);
 }

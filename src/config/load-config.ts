@@ -39,6 +39,7 @@ export interface Config {
   readonly eventRetentionDays: number;
   readonly deliveryRetentionDays: number;
   readonly cronTimeZone: string;
+  readonly llm: { url: string; model: string; apiKey: string | null } | null;
 }
 
 /** A bad configuration value: the message is one line naming the key, safe to print. */
@@ -193,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     eventRetentionDays: v.DESKHOOK_EVENT_RETENTION_DAYS as number,
     deliveryRetentionDays: v.DESKHOOK_DELIVERY_RETENTION_DAYS as number,
     cronTimeZone,
+    llm: v.DESKHOOK_LLM_URL ? Object.freeze({ url: v.DESKHOOK_LLM_URL as string, model: v.DESKHOOK_LLM_MODEL as string, apiKey: v.DESKHOOK_LLM_API_KEY as string | null }) : null,
   };
   return Object.freeze(config);
 }

@@ -54,6 +54,9 @@ export const CONFIG_KEYS = [
   { env: 'DESKHOOK_EVENT_RETENTION_DAYS', type: 'integer', default: 30, min: 1, max: 3650, doc: 'Events older than this are deleted (unless a delivery of theirs is still queued); the pull feed and replays reach back this far.' },
   { env: 'DESKHOOK_DELIVERY_RETENTION_DAYS', type: 'integer', default: 30, min: 1, max: 3650, doc: 'Finished event deliveries and their attempts are deleted this long after they finished.' },
   { env: 'DESKHOOK_CRON_TIMEZONE', type: 'string', default: 'UTC', doc: 'IANA time zone of the CronMinute/CronHour/CronDay/CronWeek schedules, e.g. `Europe/Berlin`.' },
+  { env: 'DESKHOOK_LLM_URL', type: 'url', default: null, doc: 'Base URL of an OpenAI-compatible API (`…/v1`) for customer recognition by a language model; used when the recognition settings enable it. Reached through the egress guard.' },
+  { env: 'DESKHOOK_LLM_MODEL', type: 'string', default: 'gpt-4o-mini', doc: 'Model name sent to DESKHOOK_LLM_URL.' },
+  { env: 'DESKHOOK_LLM_API_KEY', type: 'string', default: null, secret: true, doc: 'Bearer token for DESKHOOK_LLM_URL, if it needs one.' },
   { env: 'DESKHOOK_EGRESS_ALLOW', type: 'list', default: '', doc: 'Comma-separated CIDRs or host names that outbound HTTP (webhooks, event hooks, custom code) may reach although they are loopback, private or link-local. Empty: only public addresses.' },
 ] as const satisfies readonly ConfigKey[];
 

@@ -15,6 +15,10 @@ import { DefaultExecutorRunner } from '../adapters/executors/executor-runner.ts'
 import { SandboxPool } from '../adapters/sandbox/pool.ts';
 import type { SandboxApiRequest } from '../adapters/sandbox/types.ts';
 import { readSecret } from '../app/secrets.ts';
+import { ErpService } from '../app/erp/erp-service.ts';
+import { MemoryErpCache } from '../adapters/cache/memory-cache.ts';
+import { RedisErpCache } from '../adapters/cache/redis-cache.ts';
+import { OpenAiCompatibleModel } from '../adapters/llm/openai-compatible.ts';
 import { ConfigError, type Config } from '../config/load-config.ts';
 
 export interface Context {
@@ -88,6 +92,7 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
   const egress = new EgressClient({ policy, userAgent: 'deskhook' });
   const sandbox = new SandboxPool();
   const apiBridge: Context['apiBridge'] = { current: null };
+  const erpCache = config.redisUrl ? new RedisErpCache(config.redisUrl) : new MemoryErpCache();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'deskhook_' });
   const deps: AppDeps = {
@@ -106,6 +111,8 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
         return apiBridge.current(req);
       },
     }),
+    erp: undefined as unknown as ErpService,
+    model: config.llm ? new OpenAiCompatibleModel({ ...config.llm, egress }) : null,
     events: { disableAfterHours: config.eventDisableAfterHours, timeoutMs: config.eventTimeoutMs, cronTimeZone: config.cronTimeZone },
     mail: {
       parser: createMailParser({ maxAttachmentBytes: config.attachmentMaxBytes }),
@@ -116,11 +123,13 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
       },
     },
   };
+  deps.erp = new ErpService(deps, erpCache);
   return {
     config, logger, handle, deps, registry, apiBridge,
     close: async () => {
       mailer.close();
       await sandbox.close();
+      await erpCache.close();
       await egress.close();
       await store.close();
     },

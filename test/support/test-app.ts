@@ -14,6 +14,8 @@ import { DefaultExecutorRunner } from '../../src/adapters/executors/executor-run
 import { SandboxPool } from '../../src/adapters/sandbox/pool.ts';
 import type { SandboxApiRequest } from '../../src/adapters/sandbox/types.ts';
 import { openTestDatabase, type TestDatabase } from './backends.ts';
+import { ErpService } from '../../src/app/erp/erp-service.ts';
+import { MemoryErpCache } from '../../src/adapters/cache/memory-cache.ts';
 
 /** A clock tests move by hand. */
 export class TestClock implements Clock {
@@ -51,7 +53,7 @@ export interface TestApp {
 
 export function makeDeps(db: TestDatabase, clock: Clock, overrides: Partial<AppDeps> = {}): AppDeps {
   const secretBox = new AesGcmSecretBox(generateSecretKey());
-  return {
+  const deps: AppDeps = {
     store: db.store,
     clock,
     ids: nodeIds,
@@ -66,8 +68,11 @@ export function makeDeps(db: TestDatabase, clock: Clock, overrides: Partial<AppD
       settings: { maxPerSenderPerWindow: 30, senderWindowSeconds: 600, retryDelaysSeconds: [60, 300], maxAttachmentBytes: 1_000_000 },
     },
     executors: testExecutorRunner(db, secretBox),
+    erp: undefined as unknown as ErpService,
     ...overrides,
   };
+  deps.erp ??= new ErpService(deps, new MemoryErpCache());
+  return deps;
 }
 
 let sandboxPool: SandboxPool | null = null;

@@ -5,6 +5,7 @@ import { EmailAccountRepo, NotificationRepo, SecretRepo } from './repos/accounts
 import { ActivityRepo, ConversationRepo } from './repos/conversations.ts';
 import { EventRepo } from './repos/events.ts';
 import { EventDeliveryRepo, EventHookRepo } from './repos/event-hooks.ts';
+import { ErpRepo, SettingsRepo } from './repos/erp.ts';
 import { WebhookInvocationRepo } from './repos/invocations.ts';
 import { AttachmentRepo, ImapCursorRepo, InboundRepo, LeaseRepo } from './repos/mail.ts';
 import { TicketRepo } from './repos/tickets.ts';
@@ -19,6 +20,8 @@ export class KyselyStore implements Store {
   readonly events;
   readonly eventHooks;
   readonly deliveries;
+  readonly erp;
+  readonly settings;
   readonly users;
   readonly tokens;
   readonly loginThrottle;
@@ -42,6 +45,8 @@ export class KyselyStore implements Store {
     this.events = new EventRepo(db);
     this.eventHooks = new EventHookRepo(db);
     this.deliveries = new EventDeliveryRepo(db, handle.capabilities);
+    this.erp = new ErpRepo(db, handle.kind);
+    this.settings = new SettingsRepo(db);
     this.users = new UserRepo(db);
     this.tokens = new TokenRepo(db);
     this.loginThrottle = new LoginThrottleRepo(db);

@@ -244,6 +244,33 @@ export interface EventDeliveryAttemptsTable {
   started_at: Ts;
 }
 
+export interface SettingsTable {
+  key: string;
+  value: Json;
+  modified_at: Ts;
+}
+
+export interface ErpContractsTable {
+  id: string;
+  customer_id: string;
+  email: string | null;
+  data: Json;
+  modified_at: Ts;
+}
+
+export interface ErpCustomersTable {
+  id: string;
+  email: string | null;
+  data: Json;
+  modified_at: Ts;
+}
+
+export interface ErpSearchTable {
+  kind: string;
+  record_id: string;
+  text: string;
+}
+
 export interface NotificationsTable {
   id: Generated<number>;
   user_id: number;
@@ -297,6 +324,10 @@ export interface Database {
   event_deliveries: EventDeliveriesTable;
   event_delivery_attempts: EventDeliveryAttemptsTable;
   notifications: NotificationsTable;
+  settings: SettingsTable;
+  erp_contracts: ErpContractsTable;
+  erp_customers: ErpCustomersTable;
+  erp_search: ErpSearchTable;
   secrets: SecretsTable;
   inbound_messages: InboundMessagesTable;
   attachments: AttachmentsTable;

@@ -13,6 +13,7 @@ import { emailAccountRoutes, invocationRetryRoutes, webhookRoutes } from './rout
 import { eventRoutes, notificationRoutes, secretRoutes } from './routes/misc.ts';
 import { executorRoutes } from './routes/executors.ts';
 import { eventHookRoutes } from './routes/event-hooks.ts';
+import { erpRoutes } from './routes/erp.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { userRoutes } from './routes/users.ts';
 
@@ -75,6 +76,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
     await api.register(secretRoutes, { deps });
     await api.register(eventRoutes, { deps });
     await api.register(eventHookRoutes, { deps });
+    await api.register(erpRoutes, { deps });
     await api.register(executorRoutes, { deps });
   }, { prefix: '/api/v1' });
 

@@ -2,6 +2,7 @@ import type { ActivityEntry, NewActivity } from '../../domain/activity.ts';
 import type { Conversation, DeliveryStatus } from '../../domain/conversation.ts';
 import type { EmailAccount } from '../../domain/email-account.ts';
 import type { DomainEvent, EventType } from '../../domain/event.ts';
+import type { Characteristics, Contract, Customer } from '../../domain/erp.ts';
 import type { AttemptOutcome, DeliveryStatus as EventDeliveryStatus, DisabledReason, EventHook } from '../../domain/event-hook.ts';
 import type { NewNotification, Notification } from '../../domain/notification.ts';
 import type { Ticket, TicketPriority, TicketStatus } from '../../domain/ticket.ts';
@@ -386,6 +387,26 @@ export interface EventDeliveryStore {
   prune(before: string): Promise<number>;
 }
 
+/** Settings pages, one JSON document per key (`erp`, `recognition`). */
+export interface SettingsStore {
+  get<T>(key: string): Promise<T | null>;
+  put(key: string, value: unknown, at: string): Promise<void>;
+}
+
+export interface ErpStore {
+  getContract(id: string): Promise<Contract | null>;
+  getCustomer(id: string): Promise<Customer | null>;
+  putContract(contract: Contract, at: string): Promise<void>;
+  putCustomer(customer: Customer, at: string): Promise<void>;
+  deleteContract(id: string): Promise<boolean>;
+  deleteCustomer(id: string): Promise<boolean>;
+  /** Local records matching the characteristics, most specific criterion first; at most two (two means: ambiguous). */
+  findContracts(characteristics: Characteristics): Promise<Contract[]>;
+  /** Customer ids whose record contains every word of `q` (words match as prefixes), best first. */
+  searchCustomers(q: string, limit: number, offset: number): Promise<string[]>;
+  counts(): Promise<{ contracts: number; customers: number }>;
+}
+
 export interface Store {
   readonly webhookInvocations: WebhookInvocationStore;
   readonly tickets: TicketStore;
@@ -394,6 +415,8 @@ export interface Store {
   readonly events: EventStore;
   readonly eventHooks: EventHookStore;
   readonly deliveries: EventDeliveryStore;
+  readonly erp: ErpStore;
+  readonly settings: SettingsStore;
   readonly users: UserStore;
   readonly tokens: TokenStore;
   readonly loginThrottle: LoginThrottleStore;

@@ -4,6 +4,7 @@ import * as core from './0001-core.ts';
 import * as mail from './0002-mail.ts';
 import * as webhooks from './0003-webhooks.ts';
 import * as eventHooks from './0004-event-hooks.ts';
+import * as erp from './0005-erp.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0002-mail': mail,
   '0003-webhooks': webhooks,
   '0004-event-hooks': eventHooks,
+  '0005-erp': erp,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

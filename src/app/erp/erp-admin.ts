@@ -1,0 +1,105 @@
+import {
+  checkContract, checkCustomer, normaliseId, type Contract, type Customer, type ErpSettings,
+} from '../../domain/erp.ts';
+import type { AppDeps } from '../deps.ts';
+import { AppError, notFound } from '../errors.ts';
+import { withErpDefaults, type ErpService } from './erp-service.ts';
+
+/** The ERP settings as stored (defaults until an admin saves them). */
+export async function getErpSettings(deps: AppDeps): Promise<ErpSettings> {
+  return withErpDefaults(await deps.store.settings.get<ErpSettings>('erp'));
+}
+
+export async function putErpSettings(deps: AppDeps, erp: ErpService, patch: Partial<ErpSettings>): Promise<ErpSettings> {
+  const current = await getErpSettings(deps);
+  const settings: ErpSettings = {
+    ...current,
+    ...patch,
+    executors: patch.executors ?? current.executors,
+    cacheTtlSeconds: { ...current.cacheTtlSeconds, ...(patch.cacheTtlSeconds ?? {}) },
+  };
+  await deps.store.settings.put('erp', settings, deps.clock.now().toISOString());
+  erp.settingsChanged(settings);
+  // Answers cached under the old settings may come from another ERP.
+  await erp.clearCache();
+  return settings;
+}
+
+function invalidRecord(message: string, line?: number): AppError {
+  const field = message.split(' ')[0]!;
+  return new AppError('validation_failed', line === undefined ? message : `line ${line}: ${message}`, {
+    errors: [{ field: line === undefined ? field : `line ${line}: ${field}`, message }],
+  });
+}
+
+function pathId(id: string): string {
+  const normalised = normaliseId(id);
+  if (!normalised) throw new AppError('validation_failed', 'id must be 1 to 50 characters', { errors: [{ field: 'id', message: 'not an id' }] });
+  return normalised;
+}
+
+/** Local mode: stores a contract under the id of the path (the body's id, if any, must agree). */
+export async function putLocalContract(deps: AppDeps, erp: ErpService, id: string, body: Record<string, unknown>): Promise<Contract> {
+  const checked = checkContract({ ...body, id: pathId(id) });
+  if (!checked.ok) throw invalidRecord(checked.message);
+  await deps.store.erp.putContract(checked.value, deps.clock.now().toISOString());
+  await erp.invalidate({ contractId: checked.value.id });
+  return checked.value;
+}
+
+export async function putLocalCustomer(deps: AppDeps, erp: ErpService, id: string, body: Record<string, unknown>): Promise<Customer> {
+  const checked = checkCustomer({ ...body, id: pathId(id) });
+  if (!checked.ok) throw invalidRecord(checked.message);
+  await deps.store.erp.putCustomer(checked.value, deps.clock.now().toISOString());
+  await erp.invalidate({ customerId: checked.value.id });
+  return checked.value;
+}
+
+export async function deleteLocalRecord(deps: AppDeps, erp: ErpService, kind: 'contract' | 'customer', id: string): Promise<void> {
+  const deleted = kind === 'contract' ? await deps.store.erp.deleteContract(pathId(id)) : await deps.store.erp.deleteCustomer(pathId(id));
+  if (!deleted) throw notFound(kind, id);
+  await erp.invalidate(kind === 'contract' ? { contractId: id } : { customerId: id });
+}
+
+export interface ImportResult {
+  contracts: number;
+  customers: number;
+}
+
+/**
+ * Bulk import: one JSON object per line, `{"type": "contract"|"customer", ...record}`. All lines
+ * are checked first; if one is wrong nothing is written and the error names its line and field.
+ */
+export async function importLocalRecords(deps: AppDeps, erp: ErpService, text: string): Promise<ImportResult> {
+  const contracts: Contract[] = [];
+  const customers: Customer[] = [];
+  const lines = text.split(/\r?\n/);
+  for (const [i, line] of lines.entries()) {
+    if (!line.trim()) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw invalidRecord('the line is not JSON', i + 1);
+    }
+    const { type, ...record } = (value ?? {}) as { type?: unknown } & Record<string, unknown>;
+    if (type === 'contract') {
+      const checked = checkContract(record);
+      if (!checked.ok) throw invalidRecord(checked.message, i + 1);
+      contracts.push(checked.value);
+    } else if (type === 'customer') {
+      const checked = checkCustomer(record);
+      if (!checked.ok) throw invalidRecord(checked.message, i + 1);
+      customers.push(checked.value);
+    } else {
+      throw invalidRecord('type must be "contract" or "customer"', i + 1);
+    }
+  }
+  const at = deps.clock.now().toISOString();
+  await deps.store.transaction(async (tx) => {
+    for (const c of contracts) await tx.erp.putContract(c, at);
+    for (const c of customers) await tx.erp.putCustomer(c, at);
+  });
+  await erp.clearCache();
+  return { contracts: contracts.length, customers: customers.length };
+}
