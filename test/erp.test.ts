@@ -101,8 +101,13 @@ describe.each(BACKENDS)('ERP integration on %s', (kind) => {
     expect((await contract('V-1001', '?refresh=true')).headers['x-deskhook-cache']).toBe('miss');
     expect(callsOf('contractById')).toBe(2);
     expect((await contract('V-1001', '?cacheOnly=true')).json()).toEqual({ ...erika, company: null });
-    expect((await contract('V-9999', '?cacheOnly=true')).statusCode).toBe(404);
+    const unknown = await contract('V-9999', '?cacheOnly=true');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.headers['x-deskhook-cache']).toBe('miss');
     expect(callsOf('contractById')).toBe(2);
+    const bar = await t.api('GET', '/api/v1/customers/search?q=nobody&cacheOnly=true', undefined, t.agentToken);
+    expect(bar.json()).toEqual({ items: [], stale: false });
+    expect(callsOf('searchCustomers')).toBe(0);
   });
 
   it('an answer that breaks the contract is an error naming the field', async () => {
@@ -204,6 +209,9 @@ describe.each(BACKENDS)('ERP integration on %s', (kind) => {
     expect((await t.api('PUT', '/api/v1/contracts/V-1', { customerId: 'K-1', business: false, firstname: 'Jürgen', lastname: 'Müller', email: 'J.Mueller@example.com', zip: '50667', city: 'Köln', meterNumber: '1ESY1160123456' }, t.agentToken)).statusCode).toBe(403);
     expect((await t.api('PUT', '/api/v1/contracts/V-1', { customerId: 'K-1', business: false, firstname: 'Jürgen', lastname: 'Müller', email: 'J.Mueller@example.com', zip: '50667', city: 'Köln', meterNumber: '1ESY1160123456' })).statusCode).toBe(200);
     expect((await t.api('PUT', '/api/v1/customers/K-1', { business: false, firstname: 'Jürgen', lastname: 'Müller', email: 'j.mueller@example.com', contractIds: ['V-1'] })).statusCode).toBe(200);
+    const otherId = await t.api('PUT', '/api/v1/contracts/V-7', { id: 'V-8', customerId: 'K-1', business: false, lastname: 'X' });
+    expect(otherId.statusCode).toBe(400);
+    expect(otherId.json().detail).toContain('not the id of the path');
     const bad = await t.api('PUT', '/api/v1/customers/K-2', { business: false, lastname: 'Leer', contractIds: [] });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().detail).toContain('customer.contractIds');
@@ -224,6 +232,8 @@ describe.each(BACKENDS)('ERP integration on %s', (kind) => {
     const search = async (body: Record<string, string>) => (await t.api('POST', '/api/v1/contracts/search', body, t.agentToken)).json().match;
     expect(await search({ email: 'j.mueller@example.com' })).toEqual({ contractId: 'V-1', customerId: 'K-1' });
     expect(await search({ meterNumber: '1ESY 1160 1234 56' })).toEqual({ contractId: 'V-1', customerId: 'K-1' });
+    await t.api('PUT', '/api/v1/contracts/V-9', { customerId: 'K-9', business: false, lastname: 'Gruppe', iban: 'DE89 3704 0044 0532 0130 00' });
+    expect(await search({ iban: 'DE89370400440532013000' })).toEqual({ contractId: 'V-9', customerId: 'K-9' });
     expect(await search({ lastname: 'Müller', postalCode: '50667' })).toEqual({ contractId: 'V-1', customerId: 'K-1' });
     expect(await search({ company: 'Bäckerei Schmitz', postalCode: '50667' })).toEqual({ contractId: 'V-2', customerId: 'K-2' });
     // A name alone is not enough, and two matches are none.

@@ -1,4 +1,4 @@
-import { claimDeliveries, deliverClaimed } from '../app/events/deliver-events.ts';
+import { attemptDelivery, claimDeliveries, recordAttempts, type AttemptReport } from '../app/events/deliver-events.ts';
 import type { AppDeps } from '../app/deps.ts';
 import type { AttemptOutcome } from '../domain/event-hook.ts';
 
@@ -15,14 +15,20 @@ export interface DeliveryWorkerOptions {
 
 /**
  * Keeps up to `concurrency` event deliveries in flight: claims due deliveries with a lease as slots
- * free up, and looks again every `pollMs` when nothing is due. `stop()` claims nothing more and
- * waits for the attempts in flight, so a clean shutdown leaves no lease behind.
+ * free up, and looks again every `pollMs` when nothing is due. Attempts that finish while a write
+ * is under way are recorded together in the next transaction (group commit), so under load a
+ * commit serves many deliveries; a slot is free again once its attempt is recorded. `stop()`
+ * claims nothing more and waits for the attempts in flight, so a clean shutdown leaves no lease
+ * behind. A crash loses at most the attempts not yet recorded: their leases expire and they are
+ * delivered again (at least once).
  */
 export class DeliveryWorker {
   private stopped = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private readonly running = new Set<Promise<void>>();
+  private queued: Array<{ report: AttemptReport; done: () => void }> = [];
+  private writing: Promise<void> | null = null;
 
   constructor(private readonly options: DeliveryWorkerOptions) {}
 
@@ -55,8 +61,8 @@ export class DeliveryWorker {
           for (const item of claimed.deliveries) {
             const target = claimed.hooks.get(item.delivery.hookId);
             if (!target) continue;
-            const attempt: Promise<void> = deliverClaimed(deps, item, target, holder)
-              .then((outcome) => this.options.onAttempt?.(outcome))
+            const attempt: Promise<void> = attemptDelivery(deps, item, target, holder)
+              .then((report) => this.record(report))
               .catch((err: unknown) => deps.logger.error({ err, deliveryId: item.delivery.id }, 'event delivery could not be recorded; its lease will expire and it will be retried'))
               .finally(() => {
                 this.running.delete(attempt);
@@ -80,6 +86,32 @@ export class DeliveryWorker {
       });
     }
     await Promise.allSettled([...this.running]);
+  }
+
+  /** Resolves once the report is in the database, written with whatever else finished meanwhile. */
+  private record(report: AttemptReport): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ report, done: resolve });
+      this.writing ??= this.write().catch(reject);
+    });
+  }
+
+  private async write(): Promise<void> {
+    const { deps, holder } = this.options;
+    // Let the attempts finishing in this turn of the event loop join the batch.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.queued.length) {
+      const batch = this.queued;
+      this.queued = [];
+      try {
+        await recordAttempts(deps, batch.map((b) => b.report), holder);
+        for (const b of batch) this.options.onAttempt?.(b.report.outcome);
+      } catch (err) {
+        deps.logger.error({ err, deliveries: batch.map((b) => b.report.result.deliveryId) }, 'recording event deliveries failed; their leases will expire and they will be delivered again');
+      }
+      for (const b of batch) b.done();
+    }
+    this.writing = null;
   }
 
   async stop(): Promise<void> {

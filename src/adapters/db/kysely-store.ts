@@ -42,7 +42,7 @@ export class KyselyStore implements Store {
     this.tickets = new TicketRepo(db);
     this.conversations = new ConversationRepo(db, handle.capabilities);
     this.activity = new ActivityRepo(db);
-    this.events = new EventRepo(db);
+    this.events = new EventRepo(db, handle.kind);
     this.eventHooks = new EventHookRepo(db);
     this.deliveries = new EventDeliveryRepo(db, handle.capabilities);
     this.erp = new ErpRepo(db, handle.kind);

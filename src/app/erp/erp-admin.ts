@@ -32,15 +32,18 @@ function invalidRecord(message: string, line?: number): AppError {
   });
 }
 
-function pathId(id: string): string {
+function pathId(id: string, body?: Record<string, unknown>): string {
   const normalised = normaliseId(id);
   if (!normalised) throw new AppError('validation_failed', 'id must be 1 to 50 characters', { errors: [{ field: 'id', message: 'not an id' }] });
+  if (body && body.id !== undefined && normaliseId(body.id) !== normalised) {
+    throw new AppError('validation_failed', `the body's id ${String(body.id)} is not the id of the path (${normalised})`, { errors: [{ field: 'id', message: 'differs from the path' }] });
+  }
   return normalised;
 }
 
 /** Local mode: stores a contract under the id of the path (the body's id, if any, must agree). */
 export async function putLocalContract(deps: AppDeps, erp: ErpService, id: string, body: Record<string, unknown>): Promise<Contract> {
-  const checked = checkContract({ ...body, id: pathId(id) });
+  const checked = checkContract({ ...body, id: pathId(id, body) });
   if (!checked.ok) throw invalidRecord(checked.message);
   await deps.store.erp.putContract(checked.value, deps.clock.now().toISOString());
   await erp.invalidate({ contractId: checked.value.id });
@@ -48,7 +51,7 @@ export async function putLocalContract(deps: AppDeps, erp: ErpService, id: strin
 }
 
 export async function putLocalCustomer(deps: AppDeps, erp: ErpService, id: string, body: Record<string, unknown>): Promise<Customer> {
-  const checked = checkCustomer({ ...body, id: pathId(id) });
+  const checked = checkCustomer({ ...body, id: pathId(id, body) });
   if (!checked.ok) throw invalidRecord(checked.message);
   await deps.store.erp.putCustomer(checked.value, deps.clock.now().toISOString());
   await erp.invalidate({ customerId: checked.value.id });
@@ -56,9 +59,10 @@ export async function putLocalCustomer(deps: AppDeps, erp: ErpService, id: strin
 }
 
 export async function deleteLocalRecord(deps: AppDeps, erp: ErpService, kind: 'contract' | 'customer', id: string): Promise<void> {
-  const deleted = kind === 'contract' ? await deps.store.erp.deleteContract(pathId(id)) : await deps.store.erp.deleteCustomer(pathId(id));
-  if (!deleted) throw notFound(kind, id);
-  await erp.invalidate(kind === 'contract' ? { contractId: id } : { customerId: id });
+  const key = pathId(id);
+  const deleted = kind === 'contract' ? await deps.store.erp.deleteContract(key) : await deps.store.erp.deleteCustomer(key);
+  if (!deleted) throw notFound(kind, key);
+  await erp.invalidate(kind === 'contract' ? { contractId: key } : { customerId: key });
 }
 
 export interface ImportResult {

@@ -122,7 +122,8 @@ export class ErpService {
     const ids = settings.mode === 'local'
       ? await this.local('searchCustomers', () => this.deps.store.erp.searchCustomers(q, limit, page.offset))
       : await this.live<string[]>(settings, 'searchCustomers', { q, limit, offset: page.offset }, options);
-    const customers = await Promise.all(ids.value.map(async (id) => {
+    // A cacheOnly miss has no list at all.
+    const customers = await Promise.all((ids.value ?? []).map(async (id) => {
       const customer = (await this.customerById(id, options)).value;
       if (!customer) return null;
       const contracts = await Promise.all(customer.contractIds.map((c) => this.contractById(c, options).then((r) => r.value, () => null)));
@@ -157,8 +158,10 @@ export class ErpService {
     const ex = executor ?? settings.executors[operation];
     if (!ex) throw new AppError('validation_failed', `no executor is configured for ${operation}`, { errors: [{ field: `executors.${operation}`, message: 'not configured' }] });
     const run = await this.deps.executors.run(ex, input, { timeoutMs: settings.timeoutMs, cacheScope: `erp:${operation}` });
-    if (!run.ok && run.status !== 404) return { ok: false, output: null, error: `${run.error!.code}: ${run.error!.message}`, durationMs: run.durationMs, logs: run.logs };
-    const checked = CHECKS[operation](run.ok ? run.output : null);
+    // As in real lookups: a 404 means "no such record" only when one record was asked for.
+    const notFound = !run.ok && run.status === 404 && (operation === 'contractById' || operation === 'customerById');
+    if (!run.ok && !notFound) return { ok: false, output: null, error: `${run.error!.code}: ${run.error!.message}`, durationMs: run.durationMs, logs: run.logs };
+    const checked = CHECKS[operation](run.ok ? emptyToNull(run.output) : null);
     return checked.ok
       ? { ok: true, output: checked.value, error: null, durationMs: run.durationMs, logs: run.logs }
       : { ok: false, output: run.output ?? null, error: checked.message, durationMs: run.durationMs, logs: run.logs };

@@ -5,21 +5,34 @@ import {
 import { DEFAULT_EVENT_SETTINGS, type AppDeps } from '../deps.ts';
 import { openSigningSecrets } from '../email-accounts.ts';
 import { adminIds, notify } from '../notifications.ts';
-import type { ClaimedDelivery, SealedHookSecrets } from '../ports/store.ts';
+import type { ClaimedDelivery, DeliveryResult, SealedHookSecrets } from '../ports/store.ts';
 
 const RESPONSE_EXCERPT = 500;
 
+/** Where a claimed delivery goes: the hook, and its signing secrets opened once per batch. */
+export interface DeliveryTarget {
+  hook: EventHook;
+  sealed: SealedHookSecrets;
+  signing?: string[];
+}
+
 export interface ClaimedBatch {
   deliveries: ClaimedDelivery[];
-  hooks: Map<number, { hook: EventHook; sealed: SealedHookSecrets }>;
+  hooks: Map<number, DeliveryTarget>;
 }
 
 /** Leases up to `limit` due deliveries for `holder`, with the hooks they go to. */
 export async function claimDeliveries(deps: AppDeps, holder: string, limit: number, leaseMs: number): Promise<ClaimedBatch> {
   const now = deps.clock.now();
   const deliveries = await deps.store.deliveries.claim(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), holder, limit);
-  const hooks = new Map((await deps.store.eventHooks.getMany([...new Set(deliveries.map((d) => d.delivery.hookId))])).map((h) => [h.hook.id, h]));
+  const found = deliveries.length ? await deps.store.eventHooks.getMany([...new Set(deliveries.map((d) => d.delivery.hookId))]) : [];
+  const hooks = new Map(found.map((h) => [h.hook.id, { ...h, signing: signingSecrets(deps, h.sealed) }]));
   return { deliveries, hooks };
+}
+
+function signingSecrets(deps: AppDeps, sealed: SealedHookSecrets): string[] {
+  const s = openSigningSecrets(deps, sealed);
+  return [s.signingSecret, ...(s.previousSigningSecret ? [s.previousSigningSecret] : [])];
 }
 
 const DISABLED_MESSAGES: Record<Exclude<DisabledReason, 'manual'>, string> = {
@@ -27,26 +40,27 @@ const DISABLED_MESSAGES: Record<Exclude<DisabledReason, 'manual'>, string> = {
   failing: 'every delivery has failed for too long',
 };
 
+/** One attempt's outcome, ready to be recorded (with others that finished at the same time). */
+export interface AttemptReport {
+  hook: EventHook;
+  outcome: AttemptOutcome;
+  result: DeliveryResult;
+}
+
 /**
  * One attempt of one claimed delivery: runs the hook's executor with the event's envelope, signed
- * with `webhook-id` = event id, and records the attempt and what follows from it (success, a retry
- * on the schedule, or the end). Never throws for a failure of the receiver; that is the attempt's
- * outcome, kept on the delivery and never shown to whoever caused the event.
+ * with `webhook-id` = event id, and works out what follows (success, a retry on the schedule, or
+ * the end). Never throws for a failure of the receiver; that is the attempt's outcome, kept on the
+ * delivery and never shown to whoever caused the event.
  */
-export async function deliverClaimed(
-  deps: AppDeps,
-  claimed: ClaimedDelivery,
-  target: { hook: EventHook; sealed: SealedHookSecrets },
-  holder: string,
-): Promise<AttemptOutcome> {
+export async function attemptDelivery(deps: AppDeps, claimed: ClaimedDelivery, target: DeliveryTarget, holder: string): Promise<AttemptReport> {
   const settings = deps.events ?? DEFAULT_EVENT_SETTINGS;
   const { delivery, event } = claimed;
   const { hook } = target;
-  const secrets = openSigningSecrets(deps, target.sealed);
   const startedAt = deps.clock.now();
   const run = await deps.executors.run(hook.executor, envelopeOf(event), {
     timeoutMs: settings.timeoutMs,
-    signing: { id: event.id, secrets: [secrets.signingSecret, ...(secrets.previousSigningSecret ? [secrets.previousSigningSecret] : [])] },
+    signing: { id: event.id, secrets: target.signing ?? signingSecrets(deps, target.sealed) },
     cacheScope: `eventHook:${hook.id}`,
   });
   const now = deps.clock.now();
@@ -63,46 +77,72 @@ export async function deliverClaimed(
     else nextAttemptAt = new Date(now.getTime() + delay).toISOString();
   }
   const error = outcome === 'succeeded' ? null : run.error ?? { code: 'http_status', message: `answered ${run.status}` };
-  const response = outcome === 'succeeded'
-    ? (run.output === undefined ? null : JSON.stringify(run.output).slice(0, RESPONSE_EXCERPT))
-    : error!.message.slice(0, RESPONSE_EXCERPT);
+  // A 2xx that is not JSON is still a success; its excerpt is then the executor's message about the body.
+  const response = run.ok ? JSON.stringify(run.output ?? null).slice(0, RESPONSE_EXCERPT) : (run.error?.message ?? '').slice(0, RESPONSE_EXCERPT) || null;
   const at = now.toISOString();
-
-  let disabled: Exclude<DisabledReason, 'manual'> | null = null;
-  let cancelled = 0;
-  await deps.store.transaction(async (tx) => {
-    await tx.deliveries.record({
+  return {
+    hook,
+    outcome,
+    result: {
       deliveryId: delivery.id,
       attempt: { attempt, outcome, status: run.status, durationMs: run.durationMs, error, response, worker: holder, startedAt: startedAt.toISOString() },
       status, nextAttemptAt, lastError: error ? `${error.code}: ${error.message}`.slice(0, RESPONSE_EXCERPT) : null,
       completedAt: status === 'pending' ? null : at,
-    }, holder);
-    if (outcome === 'succeeded') {
-      await tx.eventHooks.markSucceeded(hook.id, at);
-      return;
+    },
+  };
+}
+
+/**
+ * Records attempts that finished together in one transaction, and what they mean for their
+ * hooks: a success keeps a hook healthy; 410 disables it; failures with no success in between
+ * for longer than the configured time disable it. The owner is told of a disabled hook.
+ */
+export async function recordAttempts(deps: AppDeps, reports: AttemptReport[], holder: string): Promise<void> {
+  if (!reports.length) return;
+  const settings = deps.events ?? DEFAULT_EVENT_SETTINGS;
+  const now = deps.clock.now();
+  const at = now.toISOString();
+  const byHook = new Map<number, AttemptReport[]>();
+  for (const r of reports) byHook.set(r.hook.id, [...(byHook.get(r.hook.id) ?? []), r]);
+  const disabled: Array<{ hook: EventHook; reason: Exclude<DisabledReason, 'manual'>; cancelled: number; error: string | null }> = [];
+  await deps.store.transaction(async (tx) => {
+    await tx.deliveries.recordMany(reports.map((r) => r.result), holder);
+    for (const [hookId, own] of byHook) {
+      const hook = own[0]!.hook;
+      const lastError = own.findLast((r) => r.outcome !== 'succeeded')?.result.attempt.error?.message ?? null;
+      let reason: Exclude<DisabledReason, 'manual'> | null = null;
+      if (own.some((r) => r.outcome === 'gone')) {
+        if (await tx.eventHooks.disable(hookId, 'gone', at)) reason = 'gone';
+      } else if (own.some((r) => r.outcome === 'succeeded')) {
+        await tx.eventHooks.markSucceeded(hookId, at);
+      } else {
+        await tx.eventHooks.markFailing(hookId, at);
+        const cutoff = new Date(now.getTime() - settings.disableAfterHours * 3_600_000).toISOString();
+        if (await tx.eventHooks.disable(hookId, 'failing', at, cutoff)) reason = 'failing';
+      }
+      if (reason) disabled.push({ hook, reason, cancelled: await tx.deliveries.cancelPending(hookId, at), error: lastError });
     }
-    if (outcome === 'gone') {
-      if (await tx.eventHooks.disable(hook.id, 'gone', at)) disabled = 'gone';
-    } else {
-      await tx.eventHooks.markFailing(hook.id, at);
-      const cutoff = new Date(now.getTime() - settings.disableAfterHours * 3_600_000).toISOString();
-      if (await tx.eventHooks.disable(hook.id, 'failing', at, cutoff)) disabled = 'failing';
-    }
-    if (disabled) cancelled = await tx.deliveries.cancelPending(hook.id, at);
   });
-  if (disabled) {
-    deps.logger.warn({ hookId: hook.id, reason: disabled, cancelled }, 'event hook disabled');
+  for (const { hook, reason, cancelled, error } of disabled) {
+    deps.logger.warn({ hookId: hook.id, reason, cancelled }, 'event hook disabled');
     const owner = hook.ownerUserId !== null ? await deps.store.users.get(hook.ownerUserId) : null;
-    const to = owner && !owner.disabled ? [owner.id] : await adminIds(deps.store);
+    // A hook created with a service user's key is told to the admins: nobody reads a service user's notifications.
+    const to = owner && !owner.disabled && !owner.service ? [owner.id] : await adminIds(deps.store);
     await notify(deps, to, {
       kind: 'event_hook_disabled',
-      message: `Event hook "${hook.name}" was disabled: ${DISABLED_MESSAGES[disabled]} (last error: ${error?.message.slice(0, 200) ?? 'none'}). `
+      message: `Event hook "${hook.name}" was disabled: ${DISABLED_MESSAGES[reason]} (last error: ${error?.slice(0, 200) ?? 'none'}). `
         + `${cancelled} queued deliveries were set aside; enabling it again offers to replay everything it missed.`,
       ticketId: null,
       link: `/settings/event-hooks/${hook.id}`,
     });
   }
-  return outcome;
+}
+
+/** One attempt, recorded on its own. */
+export async function deliverClaimed(deps: AppDeps, claimed: ClaimedDelivery, target: DeliveryTarget, holder: string): Promise<AttemptOutcome> {
+  const report = await attemptDelivery(deps, claimed, target, holder);
+  await recordAttempts(deps, [report], holder);
+  return report.outcome;
 }
 
 /** Publishes the Cron* events whose period has begun; each period once, however many workers call this. */

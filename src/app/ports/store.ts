@@ -150,6 +150,12 @@ export interface ActivityStore {
 }
 
 export interface EventFilter {
+  /**
+   * Pull-feed reading: only events no concurrent transaction can still precede (so a reader
+   * moving its cursor never skips one), and a cursor on every page (after the last event, or the
+   * one given when there is nothing new).
+   */
+  feed?: boolean;
   types?: EventType[];
   ticketId?: number;
   since?: string;
@@ -372,8 +378,11 @@ export interface EventDeliveryStore {
    * of a hook ordered by ticket is due only when no earlier delivery of its ticket is pending.
    */
   claim(now: string, lockUntil: string, holder: string, limit: number): Promise<ClaimedDelivery[]>;
-  /** Keeps the attempt and, while `holder` still holds the lease, the delivery's new state; false when the lease was lost. */
-  record(result: DeliveryResult, holder: string): Promise<boolean>;
+  /**
+   * Keeps the attempts and, for deliveries `holder` still holds the lease of, their new state
+   * (one statement for all successes, so a batch costs a handful of statements).
+   */
+  recordMany(results: DeliveryResult[], holder: string): Promise<void>;
   get(id: number): Promise<EventDelivery | null>;
   /** Newest first, each with its attempts (oldest first). */
   list(filter: DeliveryFilter, page: PageRequest): Promise<Page<EventDelivery & { attempts: DeliveryAttempt[] }>>;

@@ -98,13 +98,13 @@ export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<Webh
   };
   await deps.store.webhookInvocations.insert(record);
   if (outcome.kind === 'failed' && call.trigger !== 'test') {
-    await publish(deps.store, deps, [{
+    await deps.store.transaction((tx) => publish(tx, deps, [{
       type: 'WebhookFailed', ticketId: call.ticketId, userId: call.userId,
       data: {
         invocationId, emailAccountId: call.account.id, hook: call.hook, trigger: call.trigger, ticketId: call.ticketId,
         conversationId: call.conversationId, userId: call.userId, error: { code: outcome.code, message: outcome.message }, policy,
       },
-    }]);
+    }]));
   }
   if (call.ticketId !== null) {
     await deps.store.activity.add([{

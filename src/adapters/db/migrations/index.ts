@@ -5,6 +5,7 @@ import * as mail from './0002-mail.ts';
 import * as webhooks from './0003-webhooks.ts';
 import * as eventHooks from './0004-event-hooks.ts';
 import * as erp from './0005-erp.ts';
+import * as eventFeed from './0006-event-feed.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0003-webhooks': webhooks,
   '0004-event-hooks': eventHooks,
   '0005-erp': erp,
+  '0006-event-feed': eventFeed,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

@@ -10,7 +10,11 @@ function searchText(record: Record<string, unknown>): string {
   const out: string[] = [];
   const walk = (v: unknown, depth: number) => {
     if (depth > 3 || v === null || v === undefined) return;
-    if (typeof v === 'string' || typeof v === 'number') out.push(String(v));
+    if (typeof v === 'string' || typeof v === 'number') {
+      out.push(String(v));
+      // Numbers written in groups (IBAN, meter numbers) are also found written together.
+      if (typeof v === 'string' && /\d/.test(v) && /\s/.test(v.trim())) out.push(v.replace(/\s+/g, ''));
+    }
     else if (Array.isArray(v)) v.forEach((x) => walk(x, depth + 1));
     else if (typeof v === 'object') Object.entries(v as Record<string, unknown>).forEach(([k, x]) => { if (k !== 'erpUrls' && k !== 'agentPreview') walk(x, depth + 1); });
   };

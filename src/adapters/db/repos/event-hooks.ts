@@ -176,20 +176,29 @@ export class EventDeliveryRepo implements EventDeliveryStore {
     return claimed;
   }
 
-  async record(result: DeliveryResult, holder: string): Promise<boolean> {
-    const a = result.attempt;
-    await this.db.insertInto('event_delivery_attempts').values({
-      delivery_id: result.deliveryId, attempt: a.attempt, outcome: a.outcome, status: a.status, duration_ms: a.durationMs,
+  async recordMany(results: DeliveryResult[], holder: string): Promise<void> {
+    const rows = results.map(({ deliveryId, attempt: a }) => ({
+      delivery_id: deliveryId, attempt: a.attempt, outcome: a.outcome, status: a.status, duration_ms: a.durationMs,
       error: a.error ? toJson(a.error) : null, response: a.response, worker: a.worker, started_at: a.startedAt,
-    }).execute();
-    const r = await this.db.updateTable('event_deliveries')
-      .set({
-        status: result.status, attempts: a.attempt, next_attempt_at: result.nextAttemptAt, last_error: result.lastError,
-        completed_at: result.completedAt, locked_by: null, locked_until: null,
-      })
-      .where('id', '=', result.deliveryId).where('locked_by', '=', holder).where('status', '=', 'pending')
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    }));
+    for (let i = 0; i < rows.length; i += CHUNK) await this.db.insertInto('event_delivery_attempts').values(rows.slice(i, i + CHUNK)).execute();
+    const succeeded = results.filter((r) => r.status === 'succeeded');
+    const completedAt = succeeded.reduce((max, r) => (r.completedAt! > max ? r.completedAt! : max), '');
+    for (let i = 0; i < succeeded.length; i += CHUNK) {
+      await this.db.updateTable('event_deliveries')
+        .set((eb) => ({ status: 'succeeded', attempts: eb('attempts', '+', 1), next_attempt_at: null, last_error: null, completed_at: completedAt, locked_by: null, locked_until: null }))
+        .where('id', 'in', succeeded.slice(i, i + CHUNK).map((r) => r.deliveryId)).where('locked_by', '=', holder).where('status', '=', 'pending')
+        .execute();
+    }
+    for (const result of results.filter((r) => r.status !== 'succeeded')) {
+      await this.db.updateTable('event_deliveries')
+        .set({
+          status: result.status, attempts: result.attempt.attempt, next_attempt_at: result.nextAttemptAt, last_error: result.lastError,
+          completed_at: result.completedAt, locked_by: null, locked_until: null,
+        })
+        .where('id', '=', result.deliveryId).where('locked_by', '=', holder).where('status', '=', 'pending')
+        .execute();
+    }
   }
 
   async get(id: number): Promise<EventDelivery | null> {

@@ -1,17 +1,18 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { DialectKind } from '../dialect.ts';
 import type { EventFilter, EventStore, Page, PageRequest } from '../../../app/ports/store.ts';
 import type { DomainEvent } from '../../../domain/event.ts';
 import type { Database } from '../schema.ts';
 import { cursorAfter, pageOf } from './paging.ts';
 import { fanOut, toEvent } from './event-hooks.ts';
-import { toJson } from '../values.ts';
+import { encodeCursor, toJson } from '../values.ts';
 
 type NewEventRow = Omit<DomainEvent, 'createdAt'> & { createdAt: string };
 
 const row = (e: NewEventRow) => ({ id: e.id, type: e.type, ticket_id: e.ticketId, user_id: e.userId, data: toJson(e.data), created_at: e.createdAt });
 
 export class EventRepo implements EventStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly kind: DialectKind) {}
 
   async append(events: NewEventRow[]): Promise<void> {
     if (!events.length) return;
@@ -40,9 +41,13 @@ export class EventRepo implements EventStore {
     if (filter.until) q = q.where('created_at', '<', filter.until);
     const after = cursorAfter(page.cursor);
     if (after !== null) q = q.where('seq', '>', after);
+    if (filter.feed && this.kind === 'postgres') q = q.where(sql<boolean>`tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`);
     const rows = await q.orderBy('seq', 'asc').limit(page.limit + 1).execute();
     const result = pageOf(rows.map((r) => ({ seq: r.seq, event: toEvent(r) })), page.limit, (w) => w.seq);
-    return { items: result.items.map((w) => w.event), nextCursor: result.nextCursor };
+    const items = result.items.map((w) => w.event);
+    if (!filter.feed) return { items, nextCursor: result.nextCursor };
+    const last = result.items.at(-1);
+    return { items, nextCursor: last ? encodeCursor({ after: last.seq }) : page.cursor };
   }
 
   async prune(before: string): Promise<number> {

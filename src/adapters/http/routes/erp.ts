@@ -37,7 +37,7 @@ const LookupQuery = Type.Object({
 
 /** How the answer was obtained, for clients and for whoever reads the logs. */
 function cacheHeader(reply: FastifyReply, lookup: Lookup<unknown>): void {
-  reply.header('x-deskhook-cache', lookup.source === 'local' ? 'local' : lookup.stale ? 'stale' : lookup.source === 'cache' ? 'hit' : 'miss');
+  reply.header('x-deskhook-cache', lookup.source === 'local' ? 'local' : lookup.stale ? 'stale' : lookup.source === 'cache' && lookup.cached ? 'hit' : 'miss');
 }
 
 function options(q: { refresh?: boolean; cacheOnly?: boolean }): LookupOptions {

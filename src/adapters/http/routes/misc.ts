@@ -60,7 +60,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       tags: ['events'], summary: 'Events oldest first; follow nextCursor (or keep the last one) to pull new events',
       querystring: Type.Object({
         ...PageQuery,
-        after: Type.Optional(Type.String({ maxLength: 500, description: 'Alias of cursor, for pull consumers.' })),
+        after: Type.Optional(Type.String({ maxLength: 500, description: 'Pull feed: `0` to start from the oldest kept event, then the `nextCursor` of the previous answer. Every answer has a `nextCursor`; an empty page means nothing new yet. On PostgreSQL an event joins the feed once every transaction older than it has ended, so the feed never skips one.' })),
         type: Type.Optional(Type.Array(Enum(EVENT_TYPES))),
         ticketId: Type.Optional(Id),
         since: Type.Optional(DateTime),
@@ -71,8 +71,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   }, async (request) => {
     const q = request.query;
     return deps.store.events.list(
-      { ...(q.type ? { types: q.type } : {}), ...(q.ticketId ? { ticketId: q.ticketId } : {}), ...(q.since ? { since: q.since } : {}), ...(q.until ? { until: q.until } : {}) },
-      { limit: q.limit ?? 50, cursor: q.after ?? q.cursor ?? null },
+      { ...(q.after !== undefined ? { feed: true } : {}), ...(q.type ? { types: q.type } : {}), ...(q.ticketId ? { ticketId: q.ticketId } : {}), ...(q.since ? { since: q.since } : {}), ...(q.until ? { until: q.until } : {}) },
+      { limit: q.limit ?? 50, cursor: q.after !== undefined ? (q.after === '0' ? null : q.after) : q.cursor ?? null },
     );
   });
 };
