@@ -14,6 +14,7 @@ import { eventRoutes, notificationRoutes, secretRoutes } from './routes/misc.ts'
 import { executorRoutes } from './routes/executors.ts';
 import { eventHookRoutes } from './routes/event-hooks.ts';
 import { erpRoutes } from './routes/erp.ts';
+import { recognitionRoutes } from './routes/recognition.ts';
 import { ticketRoutes } from './routes/tickets.ts';
 import { userRoutes } from './routes/users.ts';
 
@@ -77,6 +78,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
     await api.register(eventRoutes, { deps });
     await api.register(eventHookRoutes, { deps });
     await api.register(erpRoutes, { deps });
+    await api.register(recognitionRoutes, { deps });
     await api.register(executorRoutes, { deps });
   }, { prefix: '/api/v1' });
 

@@ -90,6 +90,20 @@ export class ErpService {
     this.settings = { value, loadedAt: Date.now() };
   }
 
+  /**
+   * The hot path of a cache hit, synchronously: the fresh cached contract (or null for a cached
+   * "not found"), or undefined when the answer needs the database, the ERP or Redis (then use
+   * contractById). Counted as a hit like any other.
+   */
+  peekContract(contractId: string): Contract | null | undefined {
+    const settings = this.settings;
+    if (!settings || settings.value.mode !== 'live' || !this.cache.peek || Date.now() - settings.loadedAt >= SETTINGS_REFRESH_MS) return undefined;
+    const entry = this.cache.peek(`contractById:contractId=${contractId}`);
+    if (!entry || entry.freshUntil <= this.deps.clock.now().getTime()) return undefined;
+    this.counters.hits++;
+    return entry.value as Contract | null;
+  }
+
   async contractById(contractId: string, options: LookupOptions = {}): Promise<Lookup<Contract | null>> {
     const settings = await this.currentSettings();
     if (settings.mode === 'local') return this.local('contractById', () => this.deps.store.erp.getContract(contractId));

@@ -114,7 +114,9 @@ export async function recordAttempts(deps: AppDeps, reports: AttemptReport[], ho
       if (own.some((r) => r.outcome === 'gone')) {
         if (await tx.eventHooks.disable(hookId, 'gone', at)) reason = 'gone';
       } else if (own.some((r) => r.outcome === 'succeeded')) {
-        await tx.eventHooks.markSucceeded(hookId, at);
+        // A healthy hook that succeeded within the last minute needs no write (it was read with the claim).
+        const fresh = hook.failingSince === null && hook.lastSuccessAt !== null && now.getTime() - Date.parse(hook.lastSuccessAt) < 60_000;
+        if (!fresh) await tx.eventHooks.markSucceeded(hookId, at);
       } else {
         await tx.eventHooks.markFailing(hookId, at);
         const cutoff = new Date(now.getTime() - settings.disableAfterHours * 3_600_000).toISOString();

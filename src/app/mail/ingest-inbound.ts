@@ -9,6 +9,7 @@ import { publish, recordTicketChange } from '../record-change.ts';
 import type { InboundRecord, Store, StoredAttachment } from '../ports/store.ts';
 import { draftTicket, insertTicket } from '../tickets/create-ticket.ts';
 import { notify } from '../notifications.ts';
+import { recognizeTicket } from '../recognition/recognize.ts';
 
 export type IngestOutcome = 'new_ticket' | 'reply' | 'duplicate' | 'bounce' | 'orphan_bounce';
 
@@ -118,6 +119,10 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
 
   // The email is stored whatever the hooks say; they run now that it is (see notify-only-hooks.ts).
   if (result.ticketId !== null && result.outcome !== 'duplicate') {
+    // A new ticket from a person is matched to a contract first, so the hook sees the link.
+    if (result.outcome === 'new_ticket' && !auto) {
+      await recognizeTicket(deps, result.ticketId).catch((err: unknown) => deps.logger.error({ err, ticketId: result.ticketId }, 'customer recognition failed'));
+    }
     // Every incoming email reaches the hook, automatic ones too (flagged `automatic` in its input).
     await fireInboundHook(deps, result.ticketId, result.conversationId, email).catch((err: unknown) => deps.logger.error({ err, ticketId: result.ticketId }, 'inbound webhook failed to run'));
     if (change.reopened) await fireSystemTicketUpdate(deps, change.reopened.ticket, change.reopened.diff).catch((err: unknown) => deps.logger.error({ err }, 'ticketUpdates webhook failed to run'));

@@ -156,7 +156,21 @@ export class EventDeliveryRepo implements EventDeliveryStore {
           .where('p.ordered', '=', 1).where('p.status', '=', 'pending').whereRef('p.id', '<', 'd.id'))),
       ]))
       .orderBy('d.next_attempt_at').orderBy('d.id').limit(limit);
-    if (this.caps.skipLocked) pick = pick.forUpdate().skipLocked();
+    if (this.caps.skipLocked) {
+      pick = pick.forUpdate().skipLocked();
+      // One round trip on PostgreSQL: lease the rows and read their events in the same statement.
+      const joined = await this.db
+        .with('claimed', (db) => db.updateTable('event_deliveries').set({ locked_by: holder, locked_until: lockUntil }).where('id', 'in', pick).returningAll())
+        .selectFrom('claimed').innerJoin('events as e', 'e.id', 'claimed.event_id')
+        .selectAll('claimed')
+        .select(['e.type as e_type', 'e.ticket_id as e_ticket_id', 'e.user_id as e_user_id', 'e.data as e_data', 'e.created_at as e_created_at'])
+        .orderBy('claimed.id')
+        .execute();
+      return joined.map((r) => ({
+        delivery: toDelivery(r),
+        event: { id: r.event_id, type: r.e_type as EventType, ticketId: r.e_ticket_id, userId: r.e_user_id, data: json<Record<string, unknown>>(r.e_data), createdAt: iso(r.e_created_at) },
+      }));
+    }
     const rows = await this.db.updateTable('event_deliveries')
       .set({ locked_by: holder, locked_until: lockUntil })
       .where('id', 'in', pick)

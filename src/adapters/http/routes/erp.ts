@@ -112,7 +112,15 @@ export const erpRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
     config: { access: 'agent' },
     schema: { tags: ['erp'], summary: 'A contract, from the cache or the ERP', params: IdParam, querystring: LookupQuery, response: { 200: Record } },
   }, async (request, reply) => {
-    const lookup = await erp.contractById(request.params.id, options(request.query));
+    const opts = options(request.query);
+    // A fresh hit in this process's cache answers without a promise chain.
+    const hit = opts.refresh ? undefined : erp.peekContract(request.params.id);
+    if (hit !== undefined) {
+      reply.header('x-deskhook-cache', 'hit');
+      if (!hit) throw notFound('contract', request.params.id);
+      return hit;
+    }
+    const lookup = await erp.contractById(request.params.id, opts);
     cacheHeader(reply, lookup);
     if (!lookup.value) throw notFound('contract', request.params.id);
     return lookup.stale ? { ...lookup.value, stale: true } : lookup.value;
