@@ -45,6 +45,13 @@ export default tseslint.config(
     },
   },
   {
+    files: ['web/**/*.{ts,tsx}'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', navigator: 'readonly', location: 'readonly', history: 'readonly', localStorage: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly' } },
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./)+(src/)?(app|domain|adapters|main|config)/(?!.*\\.d\\.ts\\?raw$)', message: 'The web UI talks to deskhook only through /api/v1.' }] }],
+    },
+  },
+  {
     files: ['src/config/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/app/**', '**/adapters/**', '**/main/**', '**/domain/**'], message: 'Config stands alone; main hands its values to the others.' }] }],

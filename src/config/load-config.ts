@@ -11,6 +11,7 @@ export interface Config {
   readonly databasePoolSize: number;
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
   readonly redisUrl: string | null;
+  readonly redisPrefix: string;
   readonly secretKey: string | null;
   readonly adminEmail: string | null;
   readonly adminPassword: string | null;
@@ -166,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     databasePoolSize: v.DESKHOOK_DATABASE_POOL_SIZE as number,
     sqliteSynchronous: v.DESKHOOK_SQLITE_SYNCHRONOUS as 'NORMAL' | 'FULL',
     redisUrl: v.REDIS_URL as string | null,
+    redisPrefix: v.DESKHOOK_REDIS_PREFIX as string,
     secretKey,
     adminEmail: v.DESKHOOK_ADMIN_EMAIL as string | null,
     adminPassword: v.DESKHOOK_ADMIN_PASSWORD as string | null,

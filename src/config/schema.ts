@@ -25,6 +25,7 @@ export const CONFIG_KEYS = [
   { env: 'DESKHOOK_SQLITE_SYNCHRONOUS', type: 'string', default: 'NORMAL', choices: ['NORMAL', 'FULL'], doc: 'SQLite durability. NORMAL (WAL): every commit survives a crash or kill of the process. FULL: also survives a power loss of the machine, at an fsync per commit.' },
   { env: 'DESKHOOK_DATABASE_POOL_SIZE', type: 'integer', default: 10, min: 1, max: 200, doc: 'PostgreSQL connections per process.' },
   { env: 'REDIS_URL', type: 'url', default: null, secret: true, doc: '`redis://host:6379` for the shared ERP cache and invalidation fan-out between processes. Optional.' },
+  { env: 'DESKHOOK_REDIS_PREFIX', type: 'string', default: 'deskhook:', doc: 'Prefix of every Redis key deskhook writes; give each installation sharing one Redis its own (e.g. `staging:`).' },
   { env: 'DESKHOOK_SECRET_KEY', type: 'string', default: null, secret: true, doc: '32 bytes, base64: encrypts secrets at rest. Embedded: generated into the data directory on first start. With PostgreSQL it is required and must be the same in every process.' },
   { env: 'DESKHOOK_ADMIN_EMAIL', type: 'string', default: null, doc: 'E-mail of the admin created on first start (when no user exists yet).' },
   { env: 'DESKHOOK_ADMIN_PASSWORD', type: 'string', default: null, secret: true, doc: 'Password of that admin. When unset a random one is generated and printed once.' },

@@ -92,7 +92,7 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
   const egress = new EgressClient({ policy, userAgent: 'deskhook' });
   const sandbox = new SandboxPool();
   const apiBridge: Context['apiBridge'] = { current: null };
-  const erpCache = config.redisUrl ? new RedisErpCache(config.redisUrl) : new MemoryErpCache();
+  const erpCache = config.redisUrl ? new RedisErpCache(config.redisUrl, `${config.redisPrefix}erp:`) : new MemoryErpCache();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'deskhook_' });
   const deps: AppDeps = {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin, customCodeToken } from '../app/auth/users.ts';
@@ -62,6 +63,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
     ready: () => deps.store.ready(),
     version: VERSION,
     api: runsApi(role),
+    webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
   });
 
   if (runsApi(role)) {

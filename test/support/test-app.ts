@@ -98,13 +98,13 @@ export function testExecutorRunner(db: TestDatabase, secretBox?: AesGcmSecretBox
 }
 
 /** The HTTP API on a fresh database with one admin and one agent logged in. */
-export async function startTestApp(kind: DialectKind, options: { bodyLimitBytes?: number } = {}): Promise<TestApp> {
+export async function startTestApp(kind: DialectKind, options: { bodyLimitBytes?: number; webRoot?: string } = {}): Promise<TestApp> {
   const db = await openTestDatabase(kind);
   const clock = new TestClock();
   const deps = makeDeps(db, clock);
   const http = await buildHttpApp({
     deps, logger: false, registry: new Registry(), bodyLimitBytes: options.bodyLimitBytes ?? 1_048_576,
-    ready: () => db.store.ready(), version: 'test', api: true,
+    ready: () => db.store.ready(), version: 'test', api: true, webRoot: options.webRoot ?? null,
   });
   const admin = await createUser(deps, { email: 'admin@example.com', name: 'Admin', role: 'admin', password: PASSWORD });
   const agent = await createUser(deps, { email: 'agent@example.com', name: 'Agent', role: 'agent', password: PASSWORD });

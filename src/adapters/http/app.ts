@@ -1,3 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -5,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AppDeps } from '../../app/deps.ts';
+import { AppError } from '../../app/errors.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
 import { registerObservability } from './plugins/observability.ts';
@@ -27,6 +31,8 @@ export interface HttpOptions {
   version: string;
   /** false for processes that only run workers or SMTP: they serve the health endpoints alone. */
   api: boolean;
+  /** The built web UI (web/dist); without it `/` explains how to build it. */
+  webRoot?: string | null;
 }
 
 const PLACEHOLDER_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>deskhook</title></head>
@@ -82,7 +88,24 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
     await api.register(executorRoutes, { deps });
   }, { prefix: '/api/v1' });
 
-  app.get('/', { config: { access: 'public' }, schema: { hide: true } as Record<string, unknown> }, async (_request, reply) => reply.type('text/html').send(PLACEHOLDER_PAGE));
-
+  const webRoot = options.webRoot && existsSync(join(options.webRoot, 'index.html')) ? options.webRoot : null;
+  if (!webRoot) {
+    app.get('/', { config: { access: 'public' }, schema: { hide: true } as Record<string, unknown> }, async (_request, reply) => reply.type('text/html').send(PLACEHOLDER_PAGE));
+    return app;
+  }
+  // The single-page app: files of the build, and index.html for every other page path.
+  await app.register(fastifyStatic, { root: webRoot, serve: false });
+  app.get('/*', { config: { access: 'public' }, schema: { hide: true } as Record<string, unknown> }, async (request, reply) => {
+    const path = request.url.split('?')[0]!;
+    if (path.startsWith('/api/')) throw new AppError('route_not_found', `${request.method} ${path} is not a route`);
+    const file = path.replace(/^\/+/, '');
+    if (file && !file.includes('..') && existsSync(join(webRoot, file)) && statSync(join(webRoot, file)).isFile()) {
+      // Built assets carry a content hash in their name: cache them for good.
+      if (file.startsWith('assets/')) reply.header('cache-control', 'public, max-age=31536000, immutable');
+      return reply.sendFile(file);
+    }
+    reply.header('cache-control', 'no-cache');
+    return reply.sendFile('index.html');
+  });
   return app;
 }

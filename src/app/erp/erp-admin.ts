@@ -3,7 +3,7 @@ import {
 } from '../../domain/erp.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
-import { withErpDefaults, type ErpService } from './erp-service.ts';
+import { SETTINGS_PROPAGATION_MS, withErpDefaults, type ErpService } from './erp-service.ts';
 
 /** The ERP settings as stored (defaults until an admin saves them). */
 export async function getErpSettings(deps: AppDeps): Promise<ErpSettings> {
@@ -20,8 +20,10 @@ export async function putErpSettings(deps: AppDeps, erp: ErpService, patch: Part
   };
   await deps.store.settings.put('erp', settings, deps.clock.now().toISOString());
   erp.settingsChanged(settings);
-  // Answers cached under the old settings may come from another ERP.
+  // Answers cached under the old settings may come from another ERP. Other processes pick up the
+  // new settings within a few seconds and may cache an old answer meanwhile: clear once more then.
   await erp.clearCache();
+  setTimeout(() => void erp.clearCache().catch(() => undefined), SETTINGS_PROPAGATION_MS).unref();
   return settings;
 }
 

@@ -51,6 +51,8 @@ export interface ErpServiceDeps {
 }
 
 const SETTINGS_REFRESH_MS = 5_000;
+/** By then every process uses settings saved in another one. */
+export const SETTINGS_PROPAGATION_MS = SETTINGS_REFRESH_MS + 1_000;
 /** How long an expired answer is kept to be served when the ERP fails. */
 const STALE_KEEP_MS = 24 * 3_600_000;
 const LATENCY_SAMPLES = 1024;
@@ -70,6 +72,8 @@ function quantile(sorted: number[], q: number): number | null {
 export class ErpService {
   private settings: { value: ErpSettings; loadedAt: number } | null = null;
   private readonly inflight = new Map<string, Promise<Lookup<unknown>>>();
+  /** Bumped by every invalidation: an ERP answer fetched before one is not written to the cache. */
+  private epoch = 0;
   private readonly counters = { hits: 0, misses: 0, staleServed: 0, erpCalls: 0, erpFailures: 0 };
   private readonly latencies: number[] = [];
   private latencyNext = 0;
@@ -148,6 +152,7 @@ export class ErpService {
 
   /** Forgets what the cache knows of a contract or customer (and every search, since one may have found it). */
   async invalidate(ids: { contractId?: string; customerId?: string }): Promise<void> {
+    this.epoch++;
     const keys: string[] = [];
     const contractId = ids.contractId !== undefined ? normaliseId(ids.contractId) : null;
     const customerId = ids.customerId !== undefined ? normaliseId(ids.customerId) : null;
@@ -158,6 +163,7 @@ export class ErpService {
   }
 
   async clearCache(): Promise<number> {
+    this.epoch++;
     return this.cache.deletePrefixes(['contractById:', 'customerById:', 'searchContracts:', 'searchCustomers:']);
   }
 
@@ -236,6 +242,7 @@ export class ErpService {
     };
     if (!executor) return fallback('no executor is configured for this operation (ERP settings)');
     this.counters.erpCalls++;
+    const epoch = this.epoch;
     const run = await this.deps.executors.run(executor, input, { timeoutMs: settings.timeoutMs, cacheScope: `erp:${operation}` });
     this.latencies[this.latencyNext] = run.durationMs;
     this.latencyNext = (this.latencyNext + 1) % LATENCY_SAMPLES;
@@ -248,7 +255,8 @@ export class ErpService {
     const isEmpty = checked.value === null || (Array.isArray(checked.value) && checked.value.length === 0);
     const ttlMs = (isEmpty ? ttls.notFound : ttls[operation]) * 1000;
     const storedAt = this.deps.clock.now().getTime();
-    if (ttlMs > 0) await this.cache.set(key, { value: checked.value, storedAt, freshUntil: storedAt + ttlMs }, ttlMs + STALE_KEEP_MS).catch((err: unknown) => {
+    // An invalidation while the ERP answered: the answer may predate the change, so it is served but not kept.
+    if (ttlMs > 0 && epoch === this.epoch) await this.cache.set(key, { value: checked.value, storedAt, freshUntil: storedAt + ttlMs }, ttlMs + STALE_KEEP_MS).catch((err: unknown) => {
       this.deps.logger.warn({ err, operation }, 'could not write the ERP cache');
     });
     return { value: checked.value, source: 'erp', stale: false, cached: false, operation, durationMs: run.durationMs };
