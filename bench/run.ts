@@ -9,8 +9,10 @@ import { sandboxVsSubprocess } from './figures/sandbox-vs-subprocess.ts';
 import { apicallOverhead } from './figures/apicall-overhead.ts';
 import { hookOverheadP50, hookOverheadP99 } from './figures/hook-overhead.ts';
 import { deliveryVsPgboss, deliveryVsRawSqlite } from './figures/delivery.ts';
+import { cacheHitVsLru, extractionEmailsPerS, singleFlightCalls } from './figures/erp-recognition.ts';
 
-const ALL: Benchmark[] = [apiPatchVsBare, smtpIngestVsDiscard, sandboxVsSubprocess, apicallOverhead, hookOverheadP50, hookOverheadP99, deliveryVsRawSqlite, deliveryVsPgboss];
+const ALL: Benchmark[] = [apiPatchVsBare, smtpIngestVsDiscard, sandboxVsSubprocess, apicallOverhead, hookOverheadP50, hookOverheadP99, deliveryVsRawSqlite, deliveryVsPgboss,
+  cacheHitVsLru, singleFlightCalls, extractionEmailsPerS];
 
 const wanted = process.argv.slice(2);
 const chosen = wanted.length ? ALL.filter((b) => wanted.includes(b.name)) : ALL;

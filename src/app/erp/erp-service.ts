@@ -71,6 +71,9 @@ function quantile(sorted: number[], q: number): number | null {
  */
 export class ErpService {
   private settings: { value: ErpSettings; loadedAt: number } | null = null;
+  /** True while live settings were read less than SETTINGS_REFRESH_MS ago (a timer ends it): the hit path reads no clock for them. */
+  private liveSettingsCurrent = false;
+  private settingsTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly inflight = new Map<string, Promise<Lookup<unknown>>>();
   /** Bumped by every invalidation: an ERP answer fetched before one is not written to the cache. */
   private epoch = 0;
@@ -85,13 +88,13 @@ export class ErpService {
     const now = Date.now();
     if (this.settings && now - this.settings.loadedAt < SETTINGS_REFRESH_MS) return this.settings.value;
     const value = withErpDefaults(await this.deps.store.settings.get<ErpSettings>('erp'));
-    this.settings = { value, loadedAt: now };
+    this.remember(value, now);
     return value;
   }
 
   /** After a change of the settings in this process: use them from the next lookup on. */
   settingsChanged(value: ErpSettings): void {
-    this.settings = { value, loadedAt: Date.now() };
+    this.remember(value, Date.now());
   }
 
   /**
@@ -100,12 +103,20 @@ export class ErpService {
    * contractById). Counted as a hit like any other.
    */
   peekContract(contractId: string): Contract | null | undefined {
-    const settings = this.settings;
-    if (!settings || settings.value.mode !== 'live' || !this.cache.peek || Date.now() - settings.loadedAt >= SETTINGS_REFRESH_MS) return undefined;
-    const entry = this.cache.peek(`contractById:contractId=${contractId}`);
-    if (!entry || entry.freshUntil <= this.deps.clock.now().getTime()) return undefined;
+    if (!this.liveSettingsCurrent || !this.cache.peekContract) return undefined;
+    const entry = this.cache.peekContract(contractId);
+    const clock = this.deps.clock;
+    if (!entry || entry.freshUntil <= (clock.nowMs ? clock.nowMs() : clock.now().getTime())) return undefined;
     this.counters.hits++;
     return entry.value as Contract | null;
+  }
+
+  private remember(value: ErpSettings, loadedAt: number): void {
+    this.settings = { value, loadedAt };
+    this.liveSettingsCurrent = value.mode === 'live';
+    if (this.settingsTimer) clearTimeout(this.settingsTimer);
+    this.settingsTimer = setTimeout(() => { this.liveSettingsCurrent = false; }, SETTINGS_REFRESH_MS);
+    this.settingsTimer.unref();
   }
 
   async contractById(contractId: string, options: LookupOptions = {}): Promise<Lookup<Contract | null>> {
@@ -215,7 +226,9 @@ export class ErpService {
     this.counters.misses++;
     let call = this.inflight.get(key) as Promise<Lookup<T>> | undefined;
     if (!call) {
-      call = this.fetch<T>(settings, operation, input, key, options.refresh ? await this.cache.get(key) : entry)
+      // Registered before anything is awaited, so concurrent identical lookups (refreshes too) share it.
+      const previous = options.refresh ? this.cache.get(key) : Promise.resolve(entry);
+      call = previous.then((prior) => this.fetch<T>(settings, operation, input, key, prior))
         .finally(() => this.inflight.delete(key));
       this.inflight.set(key, call);
     }

@@ -12,8 +12,8 @@ export interface ErpCacheEntry {
  */
 export interface ErpCache {
   readonly shared: boolean;
-  /** Synchronous read, where the entries are in this process (not for Redis). */
-  peek?(key: string): ErpCacheEntry | undefined;
+  /** Synchronous read of a contract by its id, where the entries are in this process (not for Redis): the hot path of a hit. */
+  peekContract?(contractId: string): ErpCacheEntry | undefined;
   get(key: string): Promise<ErpCacheEntry | undefined>;
   /** Keeps the entry for `keepMs` (its fresh time plus how long it may be served stale). */
   set(key: string, entry: ErpCacheEntry, keepMs: number): Promise<void>;
