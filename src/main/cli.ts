@@ -52,6 +52,14 @@ program
   });
 
 program
+  .command('demo')
+  .description('Run deskhook with demo data, a demo ERP API, a webhook receiver and sample emails (data in ./data-demo, deleted at each start)')
+  .action(async () => {
+    const { runDemoCommand } = await import('./demo.ts');
+    await runDemoCommand();
+  });
+
+program
   .command('migrate')
   .description('Apply pending database migrations and exit')
   .action(async () => {
