@@ -18,11 +18,12 @@ describe.each(BACKENDS)('authentication and roles on %s', (kind) => {
     }
   });
 
-  it('lets agents work tickets but not settings, users, secrets or keys (403)', async () => {
+  it('lets agents work tickets and read the team, but not settings, user changes, secrets or keys (403)', async () => {
     expect((await t.api('GET', '/api/v1/tickets', undefined, t.agentToken)).statusCode).toBe(200);
     expect((await t.api('GET', '/api/v1/notifications', undefined, t.agentToken)).statusCode).toBe(200);
+    expect((await t.api('GET', '/api/v1/users', undefined, t.agentToken)).json().items.map((u: any) => u.email)).toContain('admin@example.com');
     const forbidden: Array<[string, string, unknown?]> = [
-      ['GET', '/api/v1/users'], ['POST', '/api/v1/users', { email: 'x@example.com', name: 'x', role: 'admin', password: 'long enough pw' }],
+      ['POST', '/api/v1/users', { email: 'x@example.com', name: 'x', role: 'admin', password: 'long enough pw' }],
       ['GET', '/api/v1/api-keys'], ['POST', '/api/v1/api-keys', { userId: 1, name: 'x' }],
       ['GET', '/api/v1/secrets'], ['PUT', '/api/v1/secrets/ERP_TOKEN', { value: 'x' }],
       ['GET', '/api/v1/email-accounts'], ['POST', '/api/v1/email-accounts', { name: 'x', address: 'x@example.com', inbound: { type: 'smtp' } }],

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { Webhook } from 'standardwebhooks';
+import { createHmac } from 'node:crypto';
 import type { ExecutorError, ExecutorRun, ExecutorRunner, ExecutorRunOptions, ExecutorTrace } from '../../app/ports/executor-runner.ts';
 import { resolveSecretRefs, type ApiCallExecutor, type Executor, type SourceCodeExecutor } from '../../domain/executor.ts';
 import { EgressError, type EgressClient } from '../egress/egress-client.ts';
@@ -40,6 +40,24 @@ function newTraceparent(): string {
  * both returning the same result and trace. Secret values are resolved at the last moment and
  * scrubbed from everything a trace keeps.
  */
+const signingKeys = new Map<string, Buffer>();
+
+/**
+ * `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` with the secret's bytes (Standard Webhooks).
+ * Node's HMAC rather than the reference library's pure-JS hash: the same bytes, a fraction of the
+ * cost on every delivery; tests verify the result with the `standardwebhooks` library itself.
+ */
+function signStandardWebhook(secret: string, id: string, timestamp: Date, body: string): string {
+  let key = signingKeys.get(secret);
+  if (!key) {
+    key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
+    if (signingKeys.size > 1000) signingKeys.clear();
+    signingKeys.set(secret, key);
+  }
+  const signed = `${id}.${Math.floor(timestamp.getTime() / 1000)}.${body}`;
+  return `v1,${createHmac('sha256', key).update(signed).digest('base64')}`;
+}
+
 export class DefaultExecutorRunner implements ExecutorRunner {
   private readonly cache = new LRUCache<string, { json: string }>({
     maxSize: CACHE_MAX_BYTES,
@@ -102,7 +120,7 @@ export class DefaultExecutorRunner implements ExecutorRunner {
     headers.traceparent = options.traceparent ?? newTraceparent();
     if (options.signing && body !== undefined) {
       const timestamp = new Date();
-      const signatures = options.signing.secrets.map((s) => new Webhook(s).sign(options.signing!.id, timestamp, body).split(' ')).flat();
+      const signatures = options.signing.secrets.map((s) => signStandardWebhook(s, options.signing!.id, timestamp, body));
       headers['webhook-id'] = options.signing.id;
       headers['webhook-timestamp'] = String(Math.floor(timestamp.getTime() / 1000));
       headers['webhook-signature'] = signatures.join(' ');

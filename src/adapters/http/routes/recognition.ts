@@ -68,17 +68,17 @@ export const recognitionRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = a
     config: { access: 'agent' },
     schema: {
       tags: ['recognition'], summary: 'Link (or relink) a contract chosen by the agent: level 30', params: IdParams,
-      body: Type.Object({ contractId: Type.String({ minLength: 1, maxLength: 50 }) }, Closed), response: { 200: TicketWithWarnings, 404: Problem },
+      body: Type.Object({ contractId: Type.String({ minLength: 1, maxLength: 50 }) }, Closed), response: { 200: TicketWithWarnings, 404: Problem, 422: Problem, 502: Problem },
     },
   }, async (request) => withWarnings(await linkContract(deps, request.params.id, request.body.contractId, actorOf(request))));
 
   app.post('/tickets/:id/contract/confirm', {
     config: { access: 'agent' },
-    schema: { tags: ['recognition'], summary: 'Confirm the recognised contract: level 30', params: IdParams, response: { 200: TicketWithWarnings, 409: Problem } },
+    schema: { tags: ['recognition'], summary: 'Confirm the recognised contract: level 30', params: IdParams, response: { 200: TicketWithWarnings, 409: Problem, 422: Problem, 502: Problem } },
   }, async (request) => withWarnings(await confirmContract(deps, request.params.id, actorOf(request))));
 
   app.delete('/tickets/:id/contract', {
     config: { access: 'agent' },
-    schema: { tags: ['recognition'], summary: 'Unlink the contract and customer: level 0', params: IdParams, response: { 200: TicketWithWarnings } },
+    schema: { tags: ['recognition'], summary: 'Unlink the contract and customer: level 0', params: IdParams, response: { 200: TicketWithWarnings, 422: Problem, 502: Problem } },
   }, async (request) => withWarnings(await unlinkContract(deps, request.params.id, actorOf(request))));
 };

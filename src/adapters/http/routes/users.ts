@@ -24,8 +24,9 @@ const ApiKeyCreated = Type.Object({ key: Type.String({ description: 'Shown once;
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.get('/users', {
-    config: { access: 'admin' },
-    schema: { tags: ['users'], querystring: Type.Object(PageQuery, Closed), response: { 200: pageOf(User) } },
+    // Agents read the team to assign tickets to each other; changing users stays with admins.
+    config: { access: 'agent' },
+    schema: { tags: ['users'], summary: 'The team (agents read it to assign tickets)', querystring: Type.Object(PageQuery, Closed), response: { 200: pageOf(User) } },
   }, async (request) => deps.store.users.list({ limit: request.query.limit ?? 50, cursor: request.query.cursor ?? null }));
 
   app.post('/users', {
