@@ -362,6 +362,11 @@ describe.each(BACKENDS)('event hooks on %s', (kind) => {
     expect((await t.api('GET', `/api/v1/events?${tickets}&after=0&limit=1`)).json().items[0].data.ticket.subject).toBe('A');
     expect((await t.api('GET', `/api/v1/events?since=${mark}&type=TicketCreated`)).json().items).toHaveLength(2);
     expect((await t.api('GET', `/api/v1/events?ticketId=${a}`)).json().items.map((e: any) => e.type)).toEqual(['TicketCreated', 'TicketUpdated']);
+    // Browsing newest first, paging backwards.
+    const newest = (await t.api('GET', `/api/v1/events?${tickets}&order=desc&limit=2`)).json();
+    expect(newest.items.map((e: any) => e.data.ticket?.subject ?? e.type)).toEqual(['C', 'TicketUpdated']);
+    const older = (await t.api('GET', `/api/v1/events?${tickets}&order=desc&limit=2&cursor=${newest.nextCursor}`)).json();
+    expect(older.items.map((e: any) => e.data.ticket?.subject)).toEqual(['B', 'A']);
   });
 });
 

@@ -13,7 +13,7 @@ export const Enum = <const T extends readonly (string | number)[]>(values: T, op
 const Closed = { additionalProperties: false } as const;
 
 export const DateTime = Type.String({ format: 'date-time' });
-export const Id = Type.Integer({ minimum: 1 });
+export const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
 export const ErpId = Type.String({ minLength: 1, maxLength: 50 });
 export const Email = Type.String({ format: 'email', maxLength: 320 });
 export const Tag = Type.String({ minLength: 1, maxLength: 100 });
@@ -237,5 +237,5 @@ export const Event = Type.Object({
   createdAt: DateTime,
 });
 
-export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
 export { Closed };

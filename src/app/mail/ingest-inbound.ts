@@ -164,9 +164,11 @@ async function finish(deps: AppDeps, record: InboundRecord, result: IngestResult
  * message is leased by one. A message that keeps failing is marked failed after five attempts,
  * kept with its error, and can be processed again by an admin.
  */
-export async function processPendingInbound(deps: AppDeps, limit = 20): Promise<IngestResult[]> {
+export async function processPendingInbound(deps: AppDeps, limit = 4): Promise<IngestResult[]> {
   const now = deps.clock.now();
-  // Long enough for parsing plus a newEmails hook at its longest (30 s) after waiting for the ticket's lock.
+  // The whole batch shares one lease, so the batch is small: four messages, each parsing plus a
+  // newEmails hook at its longest (30 s) after waiting for the ticket's lock, fit well inside it,
+  // and a burst of mail is shared between workers rather than taken by one.
   const claimed = await deps.store.inbound.claim(now.toISOString(), new Date(now.getTime() + 180_000).toISOString(), limit);
   const results: IngestResult[] = [];
   for (const record of claimed) {

@@ -156,6 +156,8 @@ export interface EventFilter {
    * one given when there is nothing new).
    */
   feed?: boolean;
+  /** Newest first (an event log to browse); not with `feed`. */
+  newestFirst?: boolean;
   types?: EventType[];
   ticketId?: number;
   since?: string;

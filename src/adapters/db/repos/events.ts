@@ -40,9 +40,10 @@ export class EventRepo implements EventStore {
     if (filter.since) q = q.where('created_at', '>=', filter.since);
     if (filter.until) q = q.where('created_at', '<', filter.until);
     const after = cursorAfter(page.cursor);
-    if (after !== null) q = q.where('seq', '>', after);
+    const desc = filter.newestFirst && !filter.feed;
+    if (after !== null) q = q.where('seq', desc ? '<' : '>', after);
     if (filter.feed && this.kind === 'postgres') q = q.where(sql<boolean>`tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint`);
-    const rows = await q.orderBy('seq', 'asc').limit(page.limit + 1).execute();
+    const rows = await q.orderBy('seq', desc ? 'desc' : 'asc').limit(page.limit + 1).execute();
     const result = pageOf(rows.map((r) => ({ seq: r.seq, event: toEvent(r) })), page.limit, (w) => w.seq);
     const items = result.items.map((w) => w.event);
     if (!filter.feed) return { items, nextCursor: result.nextCursor };

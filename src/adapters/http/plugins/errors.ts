@@ -13,9 +13,35 @@ function send(reply: FastifyReply, code: ErrorCode, detail: string, extras: Reco
     .send(JSON.stringify({ type: PROBLEM_TYPE_PREFIX + code, title: entry.title, status: entry.status, code, detail, ...rest }));
 }
 
+type AjvError = NonNullable<FastifyError['validation']>[number];
+
+/**
+ * A value failing a union (`executor`: apiCall or sourceCode) gets errors from every branch.
+ * Keep those of the branches whose discriminator (`type`) matched, so an apiCall with a bad URL
+ * hears about its URL, not about a missing `code`.
+ */
+function relevantBranches(errors: AjvError[]): AjvError[] {
+  const branchOf = (e: AjvError) => /^(.*\/anyOf)\/(\d+)\//.exec(e.schemaPath);
+  const mismatched = new Set<string>();
+  for (const e of errors) {
+    const b = branchOf(e);
+    if (b && e.keyword === 'const') mismatched.add(`${b[1]}/${b[2]}`);
+  }
+  const kept = errors.filter((e) => {
+    const b = branchOf(e);
+    if (!b) return true;
+    const unionPrefix = b[1]!;
+    const siblings = errors.filter((x) => branchOf(x)?.[1] === unionPrefix).map((x) => `${unionPrefix}/${branchOf(x)![2]}`);
+    // When every branch was a mismatch, the discriminator itself is wrong: keep everything.
+    return !mismatched.has(`${unionPrefix}/${b[2]}`) || siblings.every((k) => mismatched.has(k));
+  });
+  const specific = kept.filter((e) => e.keyword !== 'anyOf');
+  return specific.length ? specific : kept;
+}
+
 /** Ajv's messages with the field path spelled the way clients send it (`webhooks.timeoutMs`). */
 function validationProblems(err: FastifyError): FieldProblem[] {
-  const problems = (err.validation ?? []).map((v) => {
+  const problems = relevantBranches(err.validation ?? []).map((v) => {
     const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
     const params = v.params as Record<string, unknown>;
     if (v.keyword === 'additionalProperties') {
@@ -40,7 +66,30 @@ function validationProblems(err: FastifyError): FieldProblem[] {
  * Every error leaves as application/problem+json with a stable code. Client mistakes name the
  * problem; anything unexpected is logged with the request id and answered with a bare 500.
  */
+/** The path of the first string holding a NUL character, or null (depth-limited walk). */
+function nulAt(value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (depth > 32 || value === null || typeof value !== 'object') return null;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes('\u0000')) return path ? `${path}.${k}` : k;
+    const found = nulAt(v, path ? `${path}.${k}` : k, depth + 1);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
+  // No text deskhook stores may hold NUL (PostgreSQL refuses it): a clear 400, never a 500.
+  app.addHook('preValidation', async (request) => {
+    for (const [part, value] of [['params', request.params], ['querystring', request.query], ['body', request.body]] as const) {
+      const at = nulAt(value, '');
+      if (at !== null) {
+        const field = at || part;
+        throw new AppError('validation_failed', `${part}: ${field} must not contain the NUL character`, { errors: [{ field, message: 'must not contain the NUL character' }] });
+      }
+    }
+  });
+
   app.setErrorHandler((err: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof AppError) return send(reply, err.code, err.detail, err.extras);
     const fe = err as FastifyError;

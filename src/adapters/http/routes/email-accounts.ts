@@ -105,7 +105,7 @@ const InvocationQuery = Type.Object({
   ...PageQuery,
   hook: Type.Optional(Enum(HOOKS)),
   outcome: Type.Optional(Enum(['ok', 'aborted', 'failed'] as const)),
-  ticketId: Type.Optional(Type.Integer({ minimum: 1 })),
+  ticketId: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
 }, Closed);
 
 const Invocation = Type.Object({
@@ -116,7 +116,7 @@ const Invocation = Type.Object({
   logs: Type.Unknown(), createdAt: DateTime,
 });
 
-const HookParams = Type.Object({ id: Type.Integer({ minimum: 1 }), hook: Enum(HOOKS) });
+const HookParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), hook: Enum(HOOKS) });
 
 export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.get('/email-accounts/:id/invocations', {
@@ -145,7 +145,7 @@ export const invocationRetryRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }>
     config: { access: 'admin' },
     schema: {
       tags: ['email-accounts'], summary: 'Run a recorded invocation again with the same input; for inbound mail the answer is applied now',
-      params: Type.Object({ id: Type.Integer({ minimum: 1 }), invocationId: Type.String({ pattern: '^inv_[A-Za-z0-9]{8,40}$' }) }),
+      params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), invocationId: Type.String({ pattern: '^inv_[A-Za-z0-9]{8,40}$' }) }),
       response: { 200: Type.Object({ invocationId: Nullable(Type.String()), outcome: Type.String(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })) }) },
     },
   }, async (request) => retryInvocation(deps, request.params.id, request.params.invocationId, principalOf(request).user.id));

@@ -84,7 +84,7 @@ const DeliveryQuery = Type.Object({
   ...PageQuery,
   status: Type.Optional(Enum(DELIVERY_STATUSES)),
   eventId: Type.Optional(Type.String({ maxLength: 100 })),
-  ticketId: Type.Optional(Type.Integer({ minimum: 1 })),
+  ticketId: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
 }, Closed);
 
 const Missed = Type.Object({
@@ -198,7 +198,7 @@ export const eventHookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
     schema: {
       tags: ['events'], summary: 'Deliver an event again, to one hook or to every enabled hook subscribed to its type',
       params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
-      body: Type.Object({ hookId: Type.Optional(Type.Integer({ minimum: 1 })) }, Closed),
+      body: Type.Object({ hookId: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })) }, Closed),
       response: { 200: Type.Object({ hooks: Type.Array(Type.Integer()), replayed: Type.Integer() }) },
     },
   }, async (request) => replayEvent(deps, request.params.id, request.body.hookId ?? null));

@@ -61,6 +61,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       querystring: Type.Object({
         ...PageQuery,
         after: Type.Optional(Type.String({ maxLength: 500, description: 'Pull feed: `0` to start from the oldest kept event, then the `nextCursor` of the previous answer. Every answer has a `nextCursor`; an empty page means nothing new yet. On PostgreSQL an event joins the feed once every transaction older than it has ended, so the feed never skips one.' })),
+        order: Type.Optional(Enum(['asc', 'desc'] as const, { description: '`desc`: newest first, to browse (not with `after`).' })),
         type: Type.Optional(Type.Array(Enum(EVENT_TYPES))),
         ticketId: Type.Optional(Id),
         since: Type.Optional(DateTime),
@@ -71,7 +72,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   }, async (request) => {
     const q = request.query;
     return deps.store.events.list(
-      { ...(q.after !== undefined ? { feed: true } : {}), ...(q.type ? { types: q.type } : {}), ...(q.ticketId ? { ticketId: q.ticketId } : {}), ...(q.since ? { since: q.since } : {}), ...(q.until ? { until: q.until } : {}) },
+      { ...(q.after !== undefined ? { feed: true } : {}), ...(q.order === 'desc' ? { newestFirst: true } : {}), ...(q.type ? { types: q.type } : {}), ...(q.ticketId ? { ticketId: q.ticketId } : {}), ...(q.since ? { since: q.since } : {}), ...(q.until ? { until: q.until } : {}) },
       { limit: q.limit ?? 50, cursor: q.after !== undefined ? (q.after === '0' ? null : q.after) : q.cursor ?? null },
     );
   });

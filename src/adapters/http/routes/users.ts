@@ -19,7 +19,7 @@ const UserPatch = Type.Object({
   disabled: Type.Optional(Type.Boolean()),
   password: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
 }, { ...Closed, minProperties: 1 });
-const ApiKeyIn = Type.Object({ userId: Type.Integer({ minimum: 1 }), name: Type.String({ minLength: 1, maxLength: 200 }) }, Closed);
+const ApiKeyIn = Type.Object({ userId: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), name: Type.String({ minLength: 1, maxLength: 200 }) }, Closed);
 const ApiKeyCreated = Type.Object({ key: Type.String({ description: 'Shown once; only its digest is stored.' }), apiKey: ApiKey });
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
@@ -46,7 +46,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
 
   app.get('/api-keys', {
     config: { access: 'admin' },
-    schema: { tags: ['api-keys'], querystring: Type.Object({ ...PageQuery, userId: Type.Optional(Type.Integer({ minimum: 1 })) }, Closed), response: { 200: pageOf(ApiKey) } },
+    schema: { tags: ['api-keys'], querystring: Type.Object({ ...PageQuery, userId: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })) }, Closed), response: { 200: pageOf(ApiKey) } },
   }, async (request) => listApiKeys(deps, request.query.userId ?? null, { limit: request.query.limit ?? 50, cursor: request.query.cursor ?? null }));
 
   app.post('/api-keys', {
