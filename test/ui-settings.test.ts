@@ -150,7 +150,7 @@ if (missing) {
 
       // German.
       await page.getByRole('link', { name: 'Kundenservice' }).click();
-      await page.getByLabel('Language').selectOption('de');
+      await page.getByLabel('Interface language').selectOption('de');
       await page.getByRole('group', { name: 'Webhook für neue E-Mails' }).waitFor();
       await page.getByLabel('Sprache').selectOption('en');
       expect(ui.consoleErrors).toEqual([]);

@@ -29,8 +29,15 @@ if (missing) {
       await page.goto(ui.baseUrl + '/settings/erp');
       await page.getByRole('navigation').waitFor();
       // Switching to German.
-      await page.getByLabel('Language').selectOption('de');
+      await page.getByLabel('Interface language').selectOption('de');
       expect(await page.getByRole('link', { name: 'E-Mail-Konten' }).isVisible()).toBe(true);
+      // Security headers: a strict policy on the app's pages, no sniffing or framing anywhere.
+      const pageRes = await page.request.get(ui.baseUrl + '/tickets');
+      expect(pageRes.headers()['content-security-policy']).toContain("script-src 'self'");
+      expect(pageRes.headers()['x-frame-options']).toBe('DENY');
+      const apiRes = await page.request.get(ui.baseUrl + '/api/v1/auth/me');
+      expect(apiRes.status()).toBe(401);
+      expect(apiRes.headers()['x-content-type-options']).toBe('nosniff');
       // The API's 404 stays JSON.
       const res = await page.request.get(ui.baseUrl + '/api/v1/nope');
       expect(res.status()).toBe(404);

@@ -19,12 +19,12 @@ const TEXTS: Texts<'nav' | 'inbox' | 'settings' | 'channels' | 'emailAccounts' |
   en: {
     nav: 'Main navigation', inbox: 'Inbox', settings: 'Settings', channels: 'Communication channels', emailAccounts: 'Email accounts',
     integration: 'Integration of surrounding systems', erp: 'ERP Integration', events: 'Events', secrets: 'Secrets', users: 'Users and API keys',
-    logout: 'Log out', language: 'Language', notFound: 'Page not found',
+    logout: 'Log out', language: 'Interface language', notFound: 'Page not found',
   },
   de: {
     nav: 'Hauptnavigation', inbox: 'Posteingang', settings: 'Einstellungen', channels: 'Kommunikationskanäle', emailAccounts: 'E-Mail-Konten',
     integration: 'Integration von Umsystemen', erp: 'ERP-Integration', events: 'Events', secrets: 'Secrets', users: 'Benutzer und API-Schlüssel',
-    logout: 'Abmelden', language: 'Sprache', notFound: 'Seite nicht gefunden',
+    logout: 'Abmelden', language: 'Sprache der Oberfläche', notFound: 'Seite nicht gefunden',
   },
 };
 

@@ -38,6 +38,25 @@ export interface HttpOptions {
 const PLACEHOLDER_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>deskhook</title></head>
 <body><main><h1>deskhook</h1><p>The API runs. Its reference is at <a href="/api/docs">/api/docs</a>.</p></main></body></html>`;
 
+/**
+ * Headers every answer carries, and a strict content security policy for the web UI's pages (its
+ * scripts and styles come from this origin only; CodeMirror sets inline styles). The UI sends its
+ * login token in the Authorization header, never in a cookie, so there is no session a cross-site
+ * request could ride on (no CSRF).
+ */
+function registerSecurityHeaders(app: FastifyInstance): void {
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    const type = String(reply.getHeader('content-type') ?? '');
+    if (type.startsWith('text/html') && !request.url.startsWith('/api/docs')) {
+      reply.header('content-security-policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    }
+    return payload;
+  });
+}
+
 /** The HTTP API on Fastify: one plugin per resource under /api/v1, problem+json errors, OpenAPI 3.1. */
 export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -56,6 +75,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerErrorHandling(app);
+  registerSecurityHeaders(app);
   registerAuth(app, options.deps, ['/api/docs']);
   registerObservability(app, options.registry, options.ready);
 
