@@ -25,6 +25,7 @@ export interface Config {
   readonly schedulerIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly egressAllow: readonly string[];
+  readonly trustProxy: readonly string[];
   readonly smtpMaxMessageBytes: number;
   readonly smtpTls: { key: string; cert: string } | null;
   readonly smtpAuth: { user: string; password: string } | null;
@@ -181,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     schedulerIntervalMs: v.DESKHOOK_SCHEDULER_INTERVAL_MS as number,
     shutdownTimeoutMs: v.DESKHOOK_SHUTDOWN_TIMEOUT_MS as number,
     egressAllow: Object.freeze(v.DESKHOOK_EGRESS_ALLOW as string[]),
+    trustProxy: Object.freeze(v.DESKHOOK_TRUST_PROXY as string[]),
     smtpMaxMessageBytes: v.DESKHOOK_SMTP_MAX_MESSAGE_BYTES as number,
     smtpTls: tlsKey && tlsCert ? Object.freeze({ key: tlsKey, cert: tlsCert }) : null,
     smtpAuth: authUser && authPassword ? Object.freeze({ user: authUser, password: authPassword }) : null,

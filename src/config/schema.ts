@@ -58,6 +58,7 @@ export const CONFIG_KEYS = [
   { env: 'DESKHOOK_LLM_URL', type: 'url', default: null, doc: 'Base URL of an OpenAI-compatible API (`…/v1`) for customer recognition by a language model; used when the recognition settings enable it. Reached through the egress guard.' },
   { env: 'DESKHOOK_LLM_MODEL', type: 'string', default: 'gpt-4o-mini', doc: 'Model name sent to DESKHOOK_LLM_URL.' },
   { env: 'DESKHOOK_LLM_API_KEY', type: 'string', default: null, secret: true, doc: 'Bearer token for DESKHOOK_LLM_URL, if it needs one.' },
+  { env: 'DESKHOOK_TRUST_PROXY', type: 'list', default: '', doc: 'Addresses or CIDRs of reverse proxies whose `X-Forwarded-For` is believed (e.g. `127.0.0.1`), so logs and the per-address login limit see the real client. Empty: the connecting address counts.' },
   { env: 'DESKHOOK_EGRESS_ALLOW', type: 'list', default: '', doc: 'Comma-separated CIDRs or host names that outbound HTTP (webhooks, event hooks, custom code) may reach although they are loopback, private or link-local. Empty: only public addresses.' },
 ] as const satisfies readonly ConfigKey[];
 

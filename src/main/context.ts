@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger as PinoLogger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -42,20 +42,20 @@ export function databaseTarget(config: Config): DatabaseTarget {
  * The key that seals secrets at rest. Embedded, it is generated once into the data directory
  * (readable by the owner only); processes sharing PostgreSQL must all be given the same key.
  */
-function resolveSecretKey(config: Config, logger: PinoLogger): string {
-  if (config.secretKey) return config.secretKey;
+function resolveSecretKey(config: Config, logger: PinoLogger): { key: string; generatedFile: string | null } {
+  if (config.secretKey) return { key: config.secretKey, generatedFile: null };
   if (config.databaseUrl) {
     throw new ConfigError('DESKHOOK_SECRET_KEY', 'is required with DATABASE_URL, and must be the same in every process (generate one with `openssl rand -base64 32`)');
   }
   const dir = resolve(config.dataDir);
   const file = join(dir, 'secret.key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dir, { recursive: true });
+  if (existsSync(file)) return { key: readFileSync(file, 'utf8').trim(), generatedFile: null };
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const key = generateSecretKey();
   writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
   logger.info({ file }, 'generated the secret key; back it up with the database');
-  return key;
+  return { key, generatedFile: file };
 }
 
 export function createLogger(config: Config): PinoLogger {
@@ -66,10 +66,37 @@ export function createLogger(config: Config): PinoLogger {
   });
 }
 
+const KEY_CHECK = 'secret-key-check';
+
+/**
+ * The database remembers a value sealed with the secret key; a process started with another key
+ * (a restore without secret.key, a typo in DESKHOOK_SECRET_KEY) refuses to start instead of
+ * failing later on every sealed password, secret and signing key.
+ */
+async function checkSecretKey(store: KyselyStore, box: AesGcmSecretBox, config: Config): Promise<void> {
+  const sealed = await store.settings.get<string>(KEY_CHECK);
+  if (sealed === null) {
+    await store.settings.put(KEY_CHECK, box.seal('deskhook'), new Date().toISOString());
+    return;
+  }
+  let opened: string | null = null;
+  try {
+    opened = box.open(sealed);
+  } catch {
+    opened = null;
+  }
+  if (opened !== 'deskhook') {
+    throw new ConfigError(
+      config.databaseUrl ? 'DESKHOOK_SECRET_KEY' : 'secret.key',
+      'is not the key this database was sealed with; start with the key from the backup (the data directory\'s secret.key, or the DESKHOOK_SECRET_KEY every process shares)',
+    );
+  }
+}
+
 /** The composition root: picks the adapters for this configuration and wires the use cases. */
 export async function createContext(config: Config, options: { logger?: PinoLogger; migrate?: boolean } = {}): Promise<Context> {
   const logger = options.logger ?? createLogger(config);
-  const secretKey = resolveSecretKey(config, logger);
+  const { key: secretKey, generatedFile } = resolveSecretKey(config, logger);
   const handle = openDatabase(databaseTarget(config));
   try {
     if (options.migrate !== false) {
@@ -81,6 +108,15 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     throw err;
   }
   const store = new KyselyStore(handle);
+  const secretBox = new AesGcmSecretBox(secretKey);
+  try {
+    await checkSecretKey(store, secretBox, config);
+  } catch (err) {
+    await handle.close();
+    // A key made just now for a database sealed with another one: leave the directory as found.
+    if (generatedFile) rmSync(generatedFile, { force: true });
+    throw err;
+  }
   const mailer = new NodemailerMailer();
   let policy: EgressPolicy;
   try {
@@ -99,7 +135,7 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     store,
     clock: systemClock,
     ids: nodeIds,
-    secretBox: new AesGcmSecretBox(secretKey),
+    secretBox,
     hasher: new ScryptHasher(),
     logger,
     auth: { tokenTtlHours: config.tokenTtlHours, loginMaxFailures: config.loginMaxFailures, loginWindowSeconds: config.loginWindowSeconds },

@@ -64,6 +64,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
     version: VERSION,
     api: runsApi(role),
     webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
+    trustProxy: config.trustProxy,
   });
 
   if (runsApi(role)) {

@@ -81,7 +81,7 @@ pg.types.setTypeParser(114, (v) => v);
 
 export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   if (target.kind === 'sqlite') {
-    if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
+    if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true, mode: 0o700 });
     const connection = new SQLite(target.path);
     connection.pragma('journal_mode = WAL');
     // WAL + NORMAL: a commit survives a crash of the process (kill -9); FULL also survives a power

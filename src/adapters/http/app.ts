@@ -31,12 +31,15 @@ export interface HttpOptions {
   version: string;
   /** false for processes that only run workers or SMTP: they serve the health endpoints alone. */
   api: boolean;
+  /** Reverse proxies whose X-Forwarded-For is believed. */
+  trustProxy?: readonly string[];
   /** The built web UI (web/dist); without it `/` explains how to build it. */
   webRoot?: string | null;
 }
 
 const PLACEHOLDER_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>deskhook</title></head>
-<body><main><h1>deskhook</h1><p>The API runs. Its reference is at <a href="/api/docs">/api/docs</a>.</p></main></body></html>`;
+<body><main><h1>deskhook</h1><p>The API runs. Its reference is at <a href="/api/docs">/api/docs</a>.</p>
+<p>The web UI is not built: run <code>npm run build</code> (or <code>npm start</code>, which builds it when missing) and reload.</p></main></body></html>`;
 
 /**
  * Headers every answer carries, and a strict content security policy for the web UI's pages (its
@@ -63,6 +66,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
     ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: options.bodyLimitBytes,
     requestIdHeader: 'x-request-id',
+    ...(options.trustProxy?.length ? { trustProxy: [...options.trustProxy] } : {}),
     ajv: {
       customOptions: {
         // Unknown fields are errors, not silently dropped: a typo must not look like success.

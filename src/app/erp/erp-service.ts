@@ -198,6 +198,16 @@ export class ErpService {
       : { ok: false, output: run.output ?? null, error: checked.message, durationMs: run.durationMs, logs: run.logs };
   }
 
+  /** A cache that cannot be read (Redis down) is a miss: the ERP answers instead. */
+  private async readCache(key: string): Promise<ErpCacheEntry | undefined> {
+    try {
+      return await this.cache.get(key);
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'the ERP cache cannot be read; asking the ERP');
+      return undefined;
+    }
+  }
+
   private async local<T>(operation: ErpOperation, read: () => Promise<T>): Promise<Lookup<T>> {
     const began = performance.now();
     const value = await read();
@@ -213,7 +223,7 @@ export class ErpService {
     const key = erpCacheKey(operation, input);
     const began = performance.now();
     const now = this.deps.clock.now().getTime();
-    const entry = options.refresh ? undefined : await this.cache.get(key);
+    const entry = options.refresh ? undefined : await this.readCache(key);
     const elapsed = () => Math.round((performance.now() - began) * 10) / 10;
     if (entry && entry.freshUntil > now) {
       this.counters.hits++;
@@ -227,7 +237,7 @@ export class ErpService {
     let call = this.inflight.get(key) as Promise<Lookup<T>> | undefined;
     if (!call) {
       // Registered before anything is awaited, so concurrent identical lookups (refreshes too) share it.
-      const previous = options.refresh ? this.cache.get(key) : Promise.resolve(entry);
+      const previous = options.refresh ? this.readCache(key) : Promise.resolve(entry);
       call = previous.then((prior) => this.fetch<T>(settings, operation, input, key, prior))
         .finally(() => this.inflight.delete(key));
       this.inflight.set(key, call);

@@ -5,6 +5,7 @@ import {
 import { DEFAULT_EVENT_SETTINGS, type AppDeps } from '../deps.ts';
 import { openSigningSecrets } from '../email-accounts.ts';
 import { adminIds, notify } from '../notifications.ts';
+import type { ExecutorRun } from '../ports/executor-runner.ts';
 import type { ClaimedDelivery, DeliveryResult, SealedHookSecrets } from '../ports/store.ts';
 
 const RESPONSE_EXCERPT = 500;
@@ -26,7 +27,16 @@ export async function claimDeliveries(deps: AppDeps, holder: string, limit: numb
   const now = deps.clock.now();
   const deliveries = await deps.store.deliveries.claim(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), holder, limit);
   const found = deliveries.length ? await deps.store.eventHooks.getMany([...new Set(deliveries.map((d) => d.delivery.hookId))]) : [];
-  const hooks = new Map(found.map((h) => [h.hook.id, { ...h, signing: signingSecrets(deps, h.sealed) }]));
+  const hooks = new Map(found.map((h) => {
+    // A secret that does not open fails that hook's attempts (below), never the whole batch.
+    let signing: string[] | undefined;
+    try {
+      signing = signingSecrets(deps, h.sealed);
+    } catch {
+      signing = undefined;
+    }
+    return [h.hook.id, { ...h, ...(signing ? { signing } : {}) }];
+  }));
   return { deliveries, hooks };
 }
 
@@ -58,11 +68,19 @@ export async function attemptDelivery(deps: AppDeps, claimed: ClaimedDelivery, t
   const { delivery, event } = claimed;
   const { hook } = target;
   const startedAt = deps.clock.now();
-  const run = await deps.executors.run(hook.executor, envelopeOf(event), {
-    timeoutMs: settings.timeoutMs,
-    signing: { id: event.id, secrets: target.signing ?? signingSecrets(deps, target.sealed) },
-    cacheScope: `eventHook:${hook.id}`,
-  });
+  let secrets: string[] | null;
+  try {
+    secrets = target.signing ?? signingSecrets(deps, target.sealed);
+  } catch {
+    secrets = null;
+  }
+  const run: ExecutorRun = secrets
+    ? await deps.executors.run(hook.executor, envelopeOf(event), { timeoutMs: settings.timeoutMs, signing: { id: event.id, secrets }, cacheScope: `eventHook:${hook.id}` })
+    : {
+      ok: false, status: null, logs: [], durationMs: 0,
+      error: { code: 'secret_unavailable', message: 'the hook\'s signing secret cannot be opened with this process\'s secret key' },
+      trace: { executor: hook.executor.type, target: null, ok: false, durationMs: 0, status: null, error: null, logs: [], input: '', output: null },
+    };
   const now = deps.clock.now();
   const outcome = classifyAttempt(run);
   const attempt = delivery.attemptCount + 1;

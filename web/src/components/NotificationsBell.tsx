@@ -27,7 +27,8 @@ export function NotificationsBell() {
   return (
     <div className="bell">
       <button type="button" aria-label={t('label', { n: data.unread })} aria-expanded={open} onClick={() => setOpen(!open)}>
-        🔔 {data.unread > 0 ? <span className="badge" data-testid="unread-count">{data.unread}</span> : null}
+        <svg width="16" height="16" viewBox="0 0 24 24" aria-hidden="true" fill="currentColor"><path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z" /></svg>{' '}
+        {data.unread > 0 ? <span className="badge" data-testid="unread-count">{data.unread}</span> : null}
       </button>
       {open ? (
         <div className="popover" role="dialog" aria-label={t('label', { n: data.unread })}>

@@ -195,7 +195,7 @@ function Attachments({ items }: { items: Attachment[] }) {
               download(a).catch(setError);
             }}
           >
-            📎 {a.name}
+            {a.name}
           </a>
           <span className="muted"> ({Math.max(1, Math.round(a.size / 1024))} KB)</span>
         </span>
