@@ -79,7 +79,7 @@ async function checkSecretKey(store: KyselyStore, box: AesGcmSecretBox, config: 
     await store.settings.put(KEY_CHECK, box.seal('deskhook'), new Date().toISOString());
     return;
   }
-  let opened: string | null = null;
+  let opened: string | null;
   try {
     opened = box.open(sealed);
   } catch {
