@@ -1,4 +1,4 @@
-import { attemptDelivery, claimDeliveries, recordAttempts, type AttemptReport } from '../app/events/deliver-events.ts';
+import { attemptDelivery, claimDeliveries, recordAttempts, type AttemptReport, type HookCache } from '../app/events/deliver-events.ts';
 import type { AppDeps } from '../app/deps.ts';
 import type { AttemptOutcome } from '../domain/event-hook.ts';
 
@@ -49,14 +49,15 @@ export class DeliveryWorker {
 
   private async run(): Promise<void> {
     const { deps, holder, concurrency, pollMs, leaseMs } = this.options;
-    // Claim in batches: wait until a quarter of the slots are free rather than a query per finished attempt.
-    const batch = Math.max(1, Math.ceil(concurrency / 4));
+    // Claim in batches: wait until half the slots are free rather than a query per finished attempt.
+    const batch = Math.max(1, Math.ceil(concurrency / 2));
+    const hookCache: HookCache = { maxAgeMs: 1000, entries: new Map() };
     while (!this.stopped) {
       const free = concurrency - this.running.size;
       let full = false;
       if (free >= batch || this.running.size === 0) {
         try {
-          const claimed = await claimDeliveries(deps, holder, free, leaseMs);
+          const claimed = await claimDeliveries(deps, holder, free, leaseMs, hookCache);
           full = claimed.deliveries.length === free;
           for (const item of claimed.deliveries) {
             const target = claimed.hooks.get(item.delivery.hookId);

@@ -22,12 +22,33 @@ export interface ClaimedBatch {
   hooks: Map<number, DeliveryTarget>;
 }
 
+/**
+ * Hooks a worker read recently, so a busy worker does not read them for every claim. Only their
+ * executor and secrets come from here, for at most `maxAgeMs`: whether a hook is enabled is decided
+ * by the claim itself, in the database.
+ */
+export interface HookCache {
+  maxAgeMs: number;
+  entries: Map<number, { target: DeliveryTarget; readAt: number }>;
+}
+
 /** Leases up to `limit` due deliveries for `holder`, with the hooks they go to. */
-export async function claimDeliveries(deps: AppDeps, holder: string, limit: number, leaseMs: number): Promise<ClaimedBatch> {
+export async function claimDeliveries(deps: AppDeps, holder: string, limit: number, leaseMs: number, cache?: HookCache): Promise<ClaimedBatch> {
   const now = deps.clock.now();
   const deliveries = await deps.store.deliveries.claim(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), holder, limit);
-  const found = deliveries.length ? await deps.store.eventHooks.getMany([...new Set(deliveries.map((d) => d.delivery.hookId))]) : [];
-  const hooks = new Map(found.map((h) => {
+  const wanted = [...new Set(deliveries.map((d) => d.delivery.hookId))];
+  const hooks = new Map<number, DeliveryTarget>();
+  const fresh = (id: number) => {
+    const hit = cache?.entries.get(id);
+    return hit && Date.now() - hit.readAt < cache!.maxAgeMs ? hit.target : null;
+  };
+  for (const id of wanted) {
+    const target = fresh(id);
+    if (target) hooks.set(id, target);
+  }
+  const missing = wanted.filter((id) => !hooks.has(id));
+  const found = missing.length ? await deps.store.eventHooks.getMany(missing) : [];
+  for (const [id, target] of found.map((h) => {
     // A secret that does not open fails that hook's attempts (below), never the whole batch.
     let signing: string[] | undefined;
     try {
@@ -35,8 +56,11 @@ export async function claimDeliveries(deps: AppDeps, holder: string, limit: numb
     } catch {
       signing = undefined;
     }
-    return [h.hook.id, { ...h, ...(signing ? { signing } : {}) }];
-  }));
+    return [h.hook.id, { ...h, ...(signing ? { signing } : {}) }] as const;
+  })) {
+    hooks.set(id, target);
+    cache?.entries.set(id, { target, readAt: Date.now() });
+  }
   return { deliveries, hooks };
 }
 
@@ -122,6 +146,12 @@ export async function recordAttempts(deps: AppDeps, reports: AttemptReport[], ho
   const at = now.toISOString();
   const byHook = new Map<number, AttemptReport[]>();
   for (const r of reports) byHook.set(r.hook.id, [...(byHook.get(r.hook.id) ?? []), r]);
+  // A healthy hook that succeeded within the last minute needs no write (it was read with the claim).
+  const healthy = (hook: EventHook) => hook.failingSince === null && hook.lastSuccessAt !== null && now.getTime() - Date.parse(hook.lastSuccessAt) < 60_000;
+  if (reports.every((r) => r.outcome === 'succeeded' && healthy(r.hook))) {
+    await deps.store.deliveries.recordSucceeded(reports.map((r) => r.result), holder);
+    return;
+  }
   const disabled: Array<{ hook: EventHook; reason: Exclude<DisabledReason, 'manual'>; cancelled: number; error: string | null }> = [];
   await deps.store.transaction(async (tx) => {
     await tx.deliveries.recordMany(reports.map((r) => r.result), holder);
@@ -132,9 +162,7 @@ export async function recordAttempts(deps: AppDeps, reports: AttemptReport[], ho
       if (own.some((r) => r.outcome === 'gone')) {
         if (await tx.eventHooks.disable(hookId, 'gone', at)) reason = 'gone';
       } else if (own.some((r) => r.outcome === 'succeeded')) {
-        // A healthy hook that succeeded within the last minute needs no write (it was read with the claim).
-        const fresh = hook.failingSince === null && hook.lastSuccessAt !== null && now.getTime() - Date.parse(hook.lastSuccessAt) < 60_000;
-        if (!fresh) await tx.eventHooks.markSucceeded(hookId, at);
+        if (!healthy(hook)) await tx.eventHooks.markSucceeded(hookId, at);
       } else {
         await tx.eventHooks.markFailing(hookId, at);
         const cutoff = new Date(now.getTime() - settings.disableAfterHours * 3_600_000).toISOString();

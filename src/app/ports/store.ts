@@ -385,6 +385,11 @@ export interface EventDeliveryStore {
    * (one statement for all successes, so a batch costs a handful of statements).
    */
   recordMany(results: DeliveryResult[], holder: string): Promise<void>;
+  /**
+   * The common case on its own: attempts that all succeeded, written atomically without an
+   * enclosing transaction (one statement on PostgreSQL). Not for use inside a transaction.
+   */
+  recordSucceeded(results: DeliveryResult[], holder: string): Promise<void>;
   get(id: number): Promise<EventDelivery | null>;
   /** Newest first, each with its attempts (oldest first). */
   list(filter: DeliveryFilter, page: PageRequest): Promise<Page<EventDelivery & { attempts: DeliveryAttempt[] }>>;

@@ -42,6 +42,13 @@ function toDelivery(r: Selectable<EventDeliveriesTable>): EventDelivery {
 
 const CHUNK = 500;
 
+function attemptRows(results: DeliveryResult[]) {
+  return results.map(({ deliveryId, attempt: a }) => ({
+    delivery_id: deliveryId, attempt: a.attempt, outcome: a.outcome, status: a.status, duration_ms: a.durationMs,
+    error: a.error ? toJson(a.error) : null, response: a.response, worker: a.worker, started_at: a.startedAt,
+  }));
+}
+
 /**
  * The fan-out of the outbox: one pending delivery per enabled hook subscribed to each event's
  * type, written with the events (so in the same transaction as the change).
@@ -190,11 +197,27 @@ export class EventDeliveryRepo implements EventDeliveryStore {
     return claimed;
   }
 
+  async recordSucceeded(results: DeliveryResult[], holder: string): Promise<void> {
+    if (!this.caps.skipLocked) {
+      // SQLite: one local transaction (a data-modifying CTE is PostgreSQL only).
+      await (this.db as Kysely<Database>).transaction().execute((trx) => new EventDeliveryRepo(trx, this.caps).recordMany(results, holder));
+      return;
+    }
+    for (let i = 0; i < results.length; i += CHUNK) {
+      const chunk = results.slice(i, i + CHUNK);
+      const completedAt = chunk.reduce((max, r) => (r.completedAt! > max ? r.completedAt! : max), '');
+      // One statement, one commit: the attempts and the deliveries' new state together.
+      await this.db
+        .with('attempts', (db) => db.insertInto('event_delivery_attempts').values(attemptRows(chunk)).returning('delivery_id'))
+        .updateTable('event_deliveries')
+        .set((eb) => ({ status: 'succeeded', attempts: eb('attempts', '+', 1), next_attempt_at: null, last_error: null, completed_at: completedAt, locked_by: null, locked_until: null }))
+        .where('id', 'in', chunk.map((r) => r.deliveryId)).where('locked_by', '=', holder).where('status', '=', 'pending')
+        .execute();
+    }
+  }
+
   async recordMany(results: DeliveryResult[], holder: string): Promise<void> {
-    const rows = results.map(({ deliveryId, attempt: a }) => ({
-      delivery_id: deliveryId, attempt: a.attempt, outcome: a.outcome, status: a.status, duration_ms: a.durationMs,
-      error: a.error ? toJson(a.error) : null, response: a.response, worker: a.worker, started_at: a.startedAt,
-    }));
+    const rows = attemptRows(results);
     for (let i = 0; i < rows.length; i += CHUNK) await this.db.insertInto('event_delivery_attempts').values(rows.slice(i, i + CHUNK)).execute();
     const succeeded = results.filter((r) => r.status === 'succeeded');
     const completedAt = succeeded.reduce((max, r) => (r.completedAt! > max ? r.completedAt! : max), '');
