@@ -136,6 +136,16 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
   return finish(deps, record, result);
 }
 
+/** An agent changed the ticket while its reply was being stored: the whole ingestion is run again at once. */
+class TicketChangedError extends Error {
+  constructor(ticketId: number) {
+    super(`ticket ${ticketId} changed during ingestion`);
+    this.name = 'TicketChangedError';
+  }
+}
+
+const CONCURRENT_CHANGE_RETRIES = 5;
+
 /** Counters and timestamps of a reply; a customer's (not an automatic) reply reopens the ticket. */
 async function touchTicket(tx: Store, deps: AppDeps, ticket: Ticket, o: { auto: boolean; at: string; now: Date }): Promise<{ ticket: Ticket; diff: TicketDiff } | null> {
   let next: Ticket = { ...ticket, lastMessageAt: o.at, messageCount: ticket.messageCount + 1, modifiedAt: o.at };
@@ -148,7 +158,7 @@ async function touchTicket(tx: Store, deps: AppDeps, ticket: Ticket, o: { auto: 
     diff = applied.diff;
   }
   // Inside the transaction the row is ours; a lost race means a concurrent agent change, so retry the message.
-  if (!(await tx.tickets.save(next, ticket.version))) throw new Error(`ticket ${ticket.id} changed during ingestion; will retry`);
+  if (!(await tx.tickets.save(next, ticket.version))) throw new TicketChangedError(ticket.id);
   if (!diff) return null;
   await recordTicketChange(tx, deps, next, diff, { type: 'system', reason: 'customer replied' }, { reopenedByCustomerReply: true });
   return { ticket: next, diff };
@@ -173,7 +183,16 @@ export async function processPendingInbound(deps: AppDeps, limit = 4): Promise<I
   const results: IngestResult[] = [];
   for (const record of claimed) {
     try {
-      results.push(await ingestInbound(deps, record));
+      // A reply racing an agent's change of its ticket rolls back as a whole; run it again now
+      // rather than after the lease (nothing of the first run was kept).
+      for (let attempt = 1; ; attempt++) {
+        try {
+          results.push(await ingestInbound(deps, record));
+          break;
+        } catch (err) {
+          if (!(err instanceof TicketChangedError) || attempt >= CONCURRENT_CHANGE_RETRIES) throw err;
+        }
+      }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       deps.logger.error({ err, inboundId: record.id }, 'ingesting an inbound email failed');
