@@ -143,7 +143,11 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
         smtp.once('error', reject);
         smtp.listen(config.smtpPort, config.host, () => resolve());
       });
-      smtp.on('error', (err) => logger.error({ err }, 'SMTP server error'));
+      // A client hanging up mid-session is the client's business, not a server error.
+      smtp.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ECONNRESET' || err.code === 'EPIPE') logger.debug({ err }, 'an SMTP client dropped its connection');
+        else logger.error({ err }, 'SMTP server error');
+      });
       smtpPort = (smtp.server.address() as { port: number }).port;
     }
   } catch (err) {

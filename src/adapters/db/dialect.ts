@@ -102,8 +102,14 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
     max: target.poolSize ?? 10,
     ...(target.schema ? { options: `-c search_path=${target.schema}` } : {}),
   });
-  // An idle client that loses its connection (database restart) must not crash the process.
+  // A client that loses its connection (database restart, a killed backend) must not crash the
+  // process: idle ones report through the pool, checked-out ones through their own 'error' event.
+  // The query in flight fails, its caller retries like after any database error, and the pool
+  // drops the broken client.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

@@ -196,7 +196,11 @@ export async function processPendingInbound(deps: AppDeps, limit = 4): Promise<I
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       deps.logger.error({ err, inboundId: record.id }, 'ingesting an inbound email failed');
-      await deps.store.inbound.fail(record.id, message, record.attempts >= MAX_ATTEMPTS);
+      // Due again in seconds (growing with the attempts), not when the batch's lease ends.
+      const retryAt = new Date(deps.clock.now().getTime() + 5_000 * record.attempts).toISOString();
+      await deps.store.inbound.fail(record.id, message, record.attempts >= MAX_ATTEMPTS, retryAt).catch((failErr: unknown) => {
+        deps.logger.error({ err: failErr, inboundId: record.id }, 'recording the failure failed; the message is tried again when its lease ends');
+      });
     }
   }
   return results;

@@ -103,7 +103,8 @@ export interface InboundStore {
   /** Received messages not leased by another worker, oldest first, leased until `lockUntil`. */
   claim(now: string, lockUntil: string, limit: number): Promise<InboundRecord[]>;
   complete(id: number, result: { ticketId: number | null; conversationId: number | null; outcome: string; at: string }): Promise<void>;
-  fail(id: number, error: string, final: boolean): Promise<void>;
+  /** Records a failed attempt; unless final, the message is due again at `retryAt` (its lease shortened to then). */
+  fail(id: number, error: string, final: boolean, retryAt?: string): Promise<void>;
   countFromSender(emailAccountId: number, sender: string, since: string): Promise<number>;
 }
 

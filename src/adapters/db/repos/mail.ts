@@ -75,9 +75,9 @@ export class InboundRepo implements InboundStore {
       .where('id', '=', id).execute();
   }
 
-  async fail(id: number, error: string, final: boolean): Promise<void> {
+  async fail(id: number, error: string, final: boolean, retryAt?: string): Promise<void> {
     await this.db.updateTable('inbound_messages')
-      .set({ error, ...(final ? { status: 'failed', locked_until: null } : {}) })
+      .set({ error, ...(final ? { status: 'failed', locked_until: null } : retryAt ? { locked_until: retryAt } : {}) })
       .where('id', '=', id).execute();
   }
 

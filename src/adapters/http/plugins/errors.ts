@@ -78,6 +78,13 @@ function nulAt(value: unknown, path: string, depth = 0): string | null {
   return null;
 }
 
+/** Errors that mean "the database is away" (restart, failover, network), not a bug: 503, try again. */
+function databaseUnreachable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004'].includes(e.code ?? '')) return true;
+  return /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect/i.test(e.message ?? '');
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   // No text deskhook stores may hold NUL (PostgreSQL refuses it): a clear 400, never a 500.
   app.addHook('preValidation', async (request) => {
@@ -114,6 +121,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
       if (fe.statusCode === 415) return send(reply, 'unsupported_media_type', fe.message);
       if (fe.statusCode === 429) return send(reply, 'too_many_requests', fe.message);
       return send(reply, 'validation_failed', fe.message);
+    }
+    if (databaseUnreachable(err)) {
+      request.log.warn({ err }, 'the database is unreachable');
+      return send(reply, 'not_ready', 'the database is unreachable; try again shortly', { retryAfterSeconds: 5 });
     }
     request.log.error({ err }, 'unhandled error');
     return send(reply, 'internal_error', 'an internal error occurred; see the server log for request ' + request.id);
