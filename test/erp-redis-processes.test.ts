@@ -1,11 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  killAll, login, removeTempDirs, sleep, startServer, stopServer, tempDir, type Child, type RunningServer,
-} from './support/process.ts';
+import { killAll, login, removeTempDirs, sleep, startServer, stopServer, tempDir, type Child, type RunningServer, withAdminClient } from './support/process.ts';
 
 /**
  * With REDIS_URL the ERP cache is shared between processes: two real `deskhook serve --role api`
@@ -105,15 +102,7 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL + Redis: two `serve --rol
   redis.on('error', () => undefined);
   const cleanups: (() => Promise<unknown>)[] = [];
 
-  const admin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = withAdminClient;
 
   /** Every key of the product's namespace that names one of this run's ids. */
   const ourKeys = async (): Promise<string[]> => {

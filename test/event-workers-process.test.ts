@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, it, type ExpectStatic } from 'vitest';
 import { AesGcmSecretBox, generateSecretKey } from '../src/adapters/crypto/node-crypto.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from '../src/adapters/db/dialect.ts';
@@ -10,9 +9,7 @@ import { createEventHook } from '../src/app/events/event-hooks.ts';
 import { systemClock } from '../src/app/ports/clock.ts';
 import { publish, type EventDraft } from '../src/app/record-change.ts';
 import type { TestDatabase } from './support/backends.ts';
-import {
-  killAll, login, removeTempDirs, request, sleep, startServer, stopServer, tempDir, type Child, type RunningServer,
-} from './support/process.ts';
+import { killAll, login, removeTempDirs, request, sleep, startServer, stopServer, tempDir, type Child, type RunningServer, withAdminClient } from './support/process.ts';
 import { makeDeps } from './support/test-app.ts';
 
 /**
@@ -172,15 +169,7 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL: several `serve --role wo
   const database = `dh_evw_${randomBytes(6).toString('hex')}`;
   const cleanups: (() => Promise<unknown>)[] = [];
 
-  const admin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = withAdminClient;
 
   // Not killAll(): the SQLite case runs at the same time and has processes of its own.
   afterAll(async () => {

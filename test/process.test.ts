@@ -5,10 +5,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  childEnv, connectionRefused, freePort, isPortFree, killAll, login, occurrences, removeTempDirs, request,
-  runDeskhook, sleep, startServer, stopServer, tempDir, type CliResult, type RunningServer,
-} from './support/process.ts';
+import { childEnv, connectionRefused, freePort, isPortFree, killAll, login, occurrences, removeTempDirs, request, runDeskhook, sleep, startServer, stopServer, tempDir, type CliResult, type RunningServer, withAdminClient } from './support/process.ts';
 
 /**
  * The real product as an operator meets it: `node bin/deskhook.mjs …` (and `npm start`) as a
@@ -326,15 +323,7 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL', () => {
   const database = `dh_proc_${randomBytes(6).toString('hex')}`;
   let databaseUrl: string;
 
-  const admin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = withAdminClient;
 
   beforeAll(async () => {
     await admin((c) => c.query(`create database ${database}`));

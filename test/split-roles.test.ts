@@ -6,9 +6,7 @@ import nodemailer from 'nodemailer';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  killAll, login, removeTempDirs, request, sleep, startServer, stopServer, tempDir, type ApiResponse, type Child, type RunningServer,
-} from './support/process.ts';
+import { killAll, login, removeTempDirs, request, sleep, startServer, stopServer, tempDir, type ApiResponse, type Child, type RunningServer, withAdminClient } from './support/process.ts';
 
 /**
  * The split deployment, end to end: separate `deskhook serve --role api` (two), `--role smtp` (one)
@@ -195,15 +193,7 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL + Redis: separate api, sm
   redis.on('error', () => undefined);
   const cleanups: (() => Promise<unknown>)[] = [];
 
-  const admin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-    await client.connect();
-    try {
-      return await fn(client);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = withAdminClient;
 
   const ourRedisKeys = async (): Promise<string[]> => {
     const keys: string[] = [];
