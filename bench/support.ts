@@ -8,6 +8,7 @@ import { MemoryErpCache } from '../src/adapters/cache/memory-cache.ts';
 import type { AppDeps } from '../src/app/deps.ts';
 import { systemClock } from '../src/app/ports/clock.ts';
 import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../src/adapters/crypto/node-crypto.ts';
+import { ZxcvbnPasswordStrength } from '../src/adapters/crypto/zxcvbn-strength.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from '../src/adapters/db/dialect.ts';
 import { KyselyStore } from '../src/adapters/db/kysely-store.ts';
 import { createMailParser } from '../src/adapters/mail-parse/mailparser-adapter.ts';
@@ -59,17 +60,17 @@ export async function benchDeps(options: BenchDepsOptions = {}): Promise<{ deps:
     removeDatabase = async () => rmSync(dir, { recursive: true, force: true });
   }
   await migrateToLatest(handle);
-  const mailer = new NodemailerMailer();
+  const mailer = new NodemailerMailer({ policy: new EgressPolicy(['127.0.0.1/32']), plaintextHosts: ['127.0.0.1'] });
   const egress = new EgressClient({ policy: new EgressPolicy(['127.0.0.1/32']) });
   const sandbox = new SandboxPool();
   const deps: AppDeps = {
     store: new KyselyStore(handle), clock: systemClock, ids: nodeIds, secretBox: new AesGcmSecretBox(generateSecretKey()),
-    hasher: new ScryptHasher(), logger: silent, auth: { tokenTtlHours: 1, loginMaxFailures: 10, loginWindowSeconds: 60 },
+    hasher: new ScryptHasher(), passwordStrength: new ZxcvbnPasswordStrength(), logger: silent, auth: { tokenTtlHours: 1, loginMaxFailures: 10, loginWindowSeconds: 60 },
     executors: new DefaultExecutorRunner({ egress, sandbox, secret: async () => null }),
     erp: undefined as unknown as ErpService,
     mail: {
       parser: createMailParser(), mailer,
-      settings: { maxPerSenderPerWindow: 1e9, senderWindowSeconds: 60, retryDelaysSeconds: [60], maxAttachmentBytes: 1 << 20 },
+      settings: { maxPerSenderPerWindow: 1e9, maxPerClientPerWindow: 1e9, maxPerAccountPerWindow: 1e9, senderWindowSeconds: 60, retryDelaysSeconds: [60], maxAttachmentBytes: 1 << 20 },
     },
   };  deps.erp = new ErpService(deps, new MemoryErpCache());
 

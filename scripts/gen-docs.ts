@@ -27,6 +27,16 @@ Every error the API returns is \`application/problem+json\` (RFC 9457) with a st
 - \`code\` never changes for a given kind of error; program against it, not against \`title\` or \`detail\`.
 - \`errors\` lists each problem of a request with the field it concerns (dotted paths, e.g. \`webhooks.timeoutMs\`).
 - \`429\` answers carry \`Retry-After\` (seconds).
+- \`401\` answers carry \`WWW-Authenticate: Bearer\` (RFC 6750): bare when no token was sent,
+  \`Bearer error="invalid_token", …\` when the token is unknown, expired or revoked; a read-only API
+  key that writes gets \`403\` with \`Bearer error="insufficient_scope"\`.
+- Every operation in \`/api/openapi.json\` declares the error statuses it can answer, each as
+  \`application/problem+json\` with the one shared schema \`#/components/schemas/Problem\` (the members
+  above; further members such as \`hook\`, \`invocationId\` or \`operation\` may appear). The test
+  suites check every answer they receive against the document, status and body.
+- A URL the HTTP parser cannot read (raw non-ASCII bytes such as \`?q=Zähler\` sent unencoded, or a
+  path with broken percent-encoding such as \`/tickets/%ZZ\`) answers \`400 validation_failed\` with
+  \`errors: [{"field": "url", …}]\`, like every other 400. Encode such characters as UTF-8 (\`?q=Z%C3%A4hler\`).
 - A \`500 internal_error\` never contains internals; the server log has the details under the request id
   (the \`x-request-id\` header you sent, or the one generated).
 

@@ -716,7 +716,11 @@ async function runBackend(backend: Backend, o: Options): Promise<BackendResult> 
 
     const adminEmail = 'load-admin@example.com';
     const adminPassword = `pw-${randomBytes(8).toString('hex')}`;
-    const env: Record<string, string> = { DESKHOOK_EGRESS_ALLOW: '127.0.0.1/32', ...o.env, DESKHOOK_ADMIN_EMAIL: adminEmail, DESKHOOK_ADMIN_PASSWORD: adminPassword };
+    // All load mail comes from 127.0.0.1: the flood limits are not what is measured here.
+    const env: Record<string, string> = {
+      DESKHOOK_EGRESS_ALLOW: '127.0.0.1/32', DESKHOOK_MAIL_FLOOD_LIMIT: '100000', DESKHOOK_MAIL_FLOOD_CLIENT_LIMIT: '1000000', DESKHOOK_MAIL_FLOOD_ACCOUNT_LIMIT: '1000000', ...o.env,
+      DESKHOOK_ADMIN_EMAIL: adminEmail, DESKHOOK_ADMIN_PASSWORD: adminPassword,
+    };
     let databaseUrl: string | null = null;
     let databaseVersion: string | null = null;
     if (backend === 'postgres') {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE } from '../src/app/errors.ts';
+import { BACKENDS } from './support/backends.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 describe('bad input gets a 4xx that names the problem', () => {
@@ -76,6 +77,48 @@ describe('bad input gets a 4xx that names the problem', () => {
     const ui = await t.http.inject({ method: 'GET', url: '/api/docs/' });
     expect(ui.statusCode).toBe(200);
     expect(ui.body).toContain('swagger');
+  });
+});
+
+describe.each(BACKENDS)('the same clean 4xx on %s', (kind) => {
+  let t: TestApp;
+  beforeAll(async () => { t = await startTestApp(kind); });
+  afterAll(async () => { await t.close(); });
+
+  it('an externalTicketId another ticket has → 409 conflict, in a PATCH and per item in a bulk PATCH', async () => {
+    const first = (await t.api('POST', '/api/v1/tickets', { subject: 'Erster', externalTicketId: 'CRM-1' })).json();
+    const second = (await t.api('POST', '/api/v1/tickets', { subject: 'Zweiter', externalTicketId: 'CRM-2' })).json();
+    const third = (await t.api('POST', '/api/v1/tickets', { subject: 'Dritter' })).json();
+    const res = await t.api('PATCH', `/api/v1/tickets/${second.id}`, { externalTicketId: 'CRM-1', priority: 'high' });
+    expect(res.statusCode, res.body).toBe(409);
+    expect(res.json()).toMatchObject({ code: 'conflict', detail: expect.stringContaining('CRM-1'), errors: [{ field: 'externalTicketId', message: 'already used by another ticket' }] });
+    // Nothing of the refused patch was kept.
+    expect((await t.api('GET', `/api/v1/tickets/${second.id}`)).json()).toMatchObject({ externalTicketId: 'CRM-2', priority: 'medium' });
+    const bulk = await t.api('PATCH', '/api/v1/tickets', { ids: [third.id, second.id, first.id], patch: { externalTicketId: 'CRM-3' } });
+    expect(bulk.statusCode, bulk.body).toBe(200);
+    expect(bulk.json().items.map((i: { id: number; ok: boolean; error?: { code: string } }) => [i.id, i.ok, i.error?.code])).toEqual([
+      [third.id, true, undefined], [second.id, false, 'conflict'], [first.id, false, 'conflict'],
+    ]);
+  });
+
+  it('a lone surrogate in any string of a JSON body → 400 validation_failed naming the field', async () => {
+    const ticket = (await t.api('POST', '/api/v1/tickets', { subject: 'Surrogat' })).json();
+    const cases: Array<[string, string, string, string]> = [
+      ['POST', '/api/v1/tickets', '{"subject":"Vertrag \\ud800 kaputt"}', 'subject'],
+      ['PATCH', `/api/v1/tickets/${ticket.id}`, '{"addTags":["ok","\\udfff"]}', 'addTags.1'],
+      ['PATCH', `/api/v1/tickets/${ticket.id}`, '{"subject":"\\udc00\\ud800"}', 'subject'],
+      ['PUT', '/api/v1/recognition/settings', '{"ownDomains":["example.com\\ud83d"]}', 'ownDomains.0'],
+      ['POST', '/api/v1/executors/test', '{"executor":{"type":"sourceCode","language":"javascript","code":"export default (i) => i"},"input":{"\\ud800":1}}', 'input'],
+    ];
+    for (const [method, url, payload, field] of cases) {
+      const res = await t.http.inject({ method: method as 'POST', url, payload, headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/json' } });
+      expect(res.statusCode, `${method} ${url} ${payload}: ${res.body}`).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [{ field, message: expect.stringContaining('must be well-formed Unicode (a lone surrogate is not)') }] });
+    }
+    // A well-formed pair is text like any other.
+    const ok = await t.api('PATCH', `/api/v1/tickets/${ticket.id}`, { subject: 'Surrogat 😀', addTags: ['😀'] });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json()).toMatchObject({ subject: 'Surrogat 😀', tags: ['😀'] });
   });
 });
 

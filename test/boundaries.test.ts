@@ -1,7 +1,7 @@
 import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
 
-/** The lint step enforces ARCHITECTURE.md's direction of dependencies: domain <- app <- adapters <- main. */
+/** The lint step enforces the direction of dependencies of docs/architecture.md: domain <- app <- adapters <- main. */
 describe('layer boundaries', () => {
   const eslint = new ESLint();
   const errorsFor = async (filePath: string, code: string) => {

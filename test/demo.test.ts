@@ -141,7 +141,8 @@ describe('deskhook demo', () => {
     const ticket = (await api('GET', '/tickets')).json.items.find((t: { subject: string }) => t.subject === 'Zählerstand Strom');
     const reply = await api('POST', `/tickets/${ticket.id}/conversations`, { direction: 'out', body: 'Danke, wir haben Ihren Zählerstand erfasst.' });
     expect(reply.status, reply.text).toBe(201);
-    await child.waitForStdout(/\[demo mailbox\] sent to erika\.mustermann@example\.com: "Re: Zählerstand Strom/, 10_000);
+    // The reply is addressed with the display name the customer's mail carried.
+    await child.waitForStdout(/\[demo mailbox\] sent to "?Erika Mustermann"? <erika\.mustermann@example\.com>: "Re: Zählerstand Strom/, 10_000);
   });
 
   it('Ctrl-C stops everything and exits 0', async () => {

@@ -5,6 +5,7 @@ import type { AppDeps } from '../src/app/deps.ts';
 import { createEmailAccount } from '../src/app/email-accounts.ts';
 import { processPendingInbound } from '../src/app/mail/ingest-inbound.ts';
 import { sendQueuedMail } from '../src/app/mail/send-outbound.ts';
+import { subjectTokenMac } from '../src/app/mail/subject-token.ts';
 import { updateTicket } from '../src/app/tickets/update-ticket.ts';
 import { createUser } from '../src/app/auth/users.ts';
 import { BACKENDS, openTestDatabase, type TestDatabase } from './support/backends.ts';
@@ -100,7 +101,7 @@ describe.each(BACKENDS)('the email channel on %s', (kind) => {
     expect(sent.envelope.to).toEqual(['erika@example.com']);
     expect(sent.parsed.messageId).toBe(`<${reply.messageId}>`);
     expect(sent.parsed.inReplyTo).toBe('<first@mail.example>');
-    expect(sent.parsed.subject).toBe(`Re: Abschlag [#${ticket!.id}]`);
+    expect(sent.parsed.subject).toBe(`Re: Abschlag [#${ticket!.id}-${subjectTokenMac(deps, ticket!.id)}]`);
     expect(sent.parsed.headers.get('x-deskhook-loop')).toBe(SUPPORT);
     expect(sent.parsed.from?.value[0]).toMatchObject({ address: SUPPORT, name: 'Stadtwerke Service' });
     expect((await db.store.conversations.get(reply.id))?.deliveryStatus).toBe('sent');
@@ -120,16 +121,20 @@ describe.each(BACKENDS)('the email channel on %s', (kind) => {
     expect((await db.store.events.list({ ticketId: ticket!.id, types: ['TicketUpdated'] }, { limit: 50, cursor: null })).items.at(-1)!.data).toMatchObject({ userId: null, changes: { status: 'open' }, reopenedByCustomerReply: true });
   });
 
-  it('threads by [#id] only when the sender takes part in the ticket; a stranger gets a new ticket', async () => {
+  it('threads by the keyed [#id-digest] token only when the sender takes part in the ticket; a stranger gets a new ticket', async () => {
     await inbound.send({ from: 'erika@example.com', to: SUPPORT, subject: 'Umzug', text: 'Ich ziehe um.' });
     await ingest();
     const [ticket] = await ticketsNow();
-    await inbound.send({ from: 'ERIKA@example.com', to: SUPPORT, subject: `Neue Adresse [#${ticket!.id}]`, text: 'Hier die Adresse.' });
-    await inbound.send({ from: 'mallory@evil.example', to: SUPPORT, subject: `Re: Umzug [#${ticket!.id}]`, text: 'Bitte Konto ändern.' });
+    const token = `[#${ticket!.id}-${subjectTokenMac(deps, ticket!.id)}]`;
+    await inbound.send({ from: 'ERIKA@example.com', to: SUPPORT, subject: `Neue Adresse ${token}`, text: 'Hier die Adresse.' });
+    await inbound.send({ from: 'mallory@evil.example', to: SUPPORT, subject: `Re: Umzug ${token}`, text: 'Bitte Konto ändern.' });
+    // The bare token with a participant's address proves nothing without SPF/DKIM/DMARC (test/mail-authentication.test.ts).
+    await inbound.send({ from: 'erika@example.com', to: SUPPORT, subject: `Re: Umzug [#${ticket!.id}]`, text: 'Bitte Konto ändern.' });
     const results = await ingest();
-    expect(results.map((r) => r.outcome)).toEqual(['reply', 'new_ticket']);
+    expect(results.map((r) => r.outcome)).toEqual(['reply', 'new_ticket', 'new_ticket']);
     expect(results[0]!.ticketId).toBe(ticket!.id);
     expect(results[1]!.ticketId).not.toBe(ticket!.id);
+    expect(results[2]!.ticketId).not.toBe(ticket!.id);
   });
 
   it('stores auto-replies flagged, without reopening or answering', async () => {

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { AppDeps } from '../src/app/deps.ts';
 import { createEmailAccount, updateEmailAccount } from '../src/app/email-accounts.ts';
 import { processPendingInbound } from '../src/app/mail/ingest-inbound.ts';
+import { EgressPolicy } from '../src/adapters/egress/address-policy.ts';
 import { ImapPoller } from '../src/adapters/imap/imap-poller.ts';
 import { isLoopbackHost, imapOptions } from '../src/adapters/imap/imap-mailbox.ts';
 import { BACKENDS, openTestDatabase, type TestDatabase } from './support/backends.ts';
@@ -125,7 +126,7 @@ describe.runIf(!missing)('IMAP inbound', () => {
     const pollers: ImapPoller[] = [];
 
     const poller = (holder: string, options: Partial<ConstructorParameters<typeof ImapPoller>[0]> = {}) => {
-      const p = new ImapPoller({ deps, holder, pollSeconds: 60, ...options });
+      const p = new ImapPoller({ deps, holder, pollSeconds: 60, policy: new EgressPolicy(['127.0.0.1/32']), ...options });
       pollers.push(p);
       return p;
     };

@@ -363,6 +363,8 @@ interface FuzzCase {
   name: string;
   payload: string | Buffer;
   contentType?: string;
+  /** The answer this case must get; otherwise anything but 5xx. */
+  expect?: { status: number; code: string };
 }
 
 function wrongTypes(schema: Schema): unknown[] {
@@ -423,6 +425,36 @@ function firstStringProperty(schema: Schema): string[] | null {
   return null;
 }
 
+/**
+ * Values of unique fields that another resource already holds (set up before the fuzzing): a
+ * write that reuses one must be a 409 or another 4xx, never a 500.
+ */
+const TAKEN: Record<string, string> = { externalTicketId: 'FUZZ-TAKEN', address: 'fuzz-taken@example.com', email: 'spare@example.com' };
+
+/**
+ * Cases every string property (and every array of strings) gets, not sampled: a lone surrogate,
+ * which must be a 400 `validation_failed` on every database alike, and for unique fields a value
+ * another resource has.
+ */
+function alwaysCases(schema: Schema, base: unknown): (FuzzCase & { expect?: { status: number; code: string } })[] {
+  const out: (FuzzCase & { expect?: { status: number; code: string } })[] = [];
+  for (const { path, schema: s } of propertyPaths(schema)) {
+    const at = (value: unknown) => serialize(withValue(base, schema, path, value));
+    const name = path.join('.');
+    const types = [firstNonNullType(s), ...(branches(s) ?? []).map(firstNonNullType)];
+    const items = (s.items ?? {}) as Schema;
+    const lone = new Raw('"x\\ud800"');
+    if (types.includes('string') && !Array.isArray(s.enum)) {
+      out.push({ name: `${name}: lone surrogate`, payload: at(lone), expect: { status: 400, code: 'validation_failed' } });
+      const taken = TAKEN[path[path.length - 1]!];
+      if (taken) out.push({ name: `${name}: a value another resource has`, payload: at(taken) });
+    } else if (types.includes('array') && firstNonNullType(items) === 'string' && !Array.isArray(items.enum)) {
+      out.push({ name: `${name}: lone surrogate in an item`, payload: at([lone]), expect: { status: 400, code: 'validation_failed' } });
+    }
+  }
+  return out;
+}
+
 /** The malformed bodies for one operation; structural cases always, property cases sampled. */
 function fuzzCases(schema: Schema, rng: Rng): FuzzCase[] {
   const base = sample(schema);
@@ -477,7 +509,7 @@ function fuzzCases(schema: Schema, rng: Rng): FuzzCase[] {
       perProperty.push({ name: `${name}: ${serialize(value).slice(0, 40)}…`, payload: at(value) });
     }
   }
-  return [...structural, ...rng.sample(perProperty, Math.max(0, MAX_CASES_PER_OPERATION - structural.length))];
+  return [...structural, ...alwaysCases(schema, base), ...rng.sample(perProperty, Math.max(0, MAX_CASES_PER_OPERATION - structural.length))];
 }
 
 /** Values for path parameters: negative, zero, out of int32/int64 range, traversal, NUL, long. */
@@ -493,7 +525,10 @@ describe.each(BACKENDS)('fuzzing every JSON body on %s', (kind) => {
     const ticket = await t.api('POST', '/api/v1/tickets', { subject: 'Fuzz', from: 'kunde@example.com', emailAccountId: account.json().id });
     const hook = await t.api('POST', '/api/v1/event-hooks', { name: 'Fuzz', events: ['TicketCreated'], executor: { type: 'apiCall', url: 'http://127.0.0.1:9/fuzz' } });
     const spare = await t.api('POST', '/api/v1/users', { email: 'spare@example.com', name: 'Spare', role: 'agent', password: 'spare password 123' });
-    for (const r of [account, ticket, hook, spare]) expect(r.statusCode, r.body).toBe(201);
+    // Holders of the TAKEN unique values.
+    const takenTicket = await t.api('POST', '/api/v1/tickets', { subject: 'Taken', externalTicketId: TAKEN.externalTicketId });
+    const takenAccount = await t.api('POST', '/api/v1/email-accounts', { name: 'Taken', address: TAKEN.address, inbound: { type: 'smtp' } });
+    for (const r of [account, ticket, hook, spare, takenTicket, takenAccount]) expect(r.statusCode, r.body).toBe(201);
     Object.assign(ids, {
       'email-accounts/{id}': account.json().id, 'tickets/{id}': ticket.json().id, 'event-hooks/{id}': hook.json().id, 'users/{id}': spare.json().id,
     });
@@ -518,6 +553,10 @@ describe.each(BACKENDS)('fuzzing every JSON body on %s', (kind) => {
         if (res.statusCode >= 500) findings.push(`${op.method} ${url} [${c.name}] (seed ${SEED}): ${res.statusCode} ${excerpt(res)}`);
         if ((res.statusCode === 401 || res.statusCode === 403) && op.access !== 'public') findings.push(`${op.method} ${url} [${c.name}]: admin refused with ${res.statusCode} ${excerpt(res)}`);
         if (c.name === 'over the body limit' && res.statusCode !== 413) findings.push(`${op.method} ${url} [${c.name}]: expected 413, got ${res.statusCode}`);
+        if (c.expect && (res.statusCode !== c.expect.status || res.json().code !== c.expect.code)) {
+          findings.push(`${op.method} ${url} [${c.name}]: expected ${c.expect.status} ${c.expect.code}, got ${res.statusCode} ${excerpt(res)}`);
+        }
+        if (res.statusCode === 409 && res.json().code !== 'conflict') findings.push(`${op.method} ${url} [${c.name}]: 409 without code conflict: ${excerpt(res)}`);
       }
       const health = await t.http.inject({ method: 'GET', url: '/healthz' });
       if (health.statusCode !== 200) findings.push(`after ${op.method} ${op.path}: /healthz answered ${health.statusCode}`);

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuplicateKeyError, type NewTicket } from '../src/app/ports/store.ts';
+import { sql } from 'kysely';
+import { refreshStatistics } from '../src/adapters/db/dialect.ts';
 import { BACKENDS, openTestDatabase, type TestDatabase } from './support/backends.ts';
 
 function ticket(overrides: Partial<NewTicket> = {}): NewTicket {
@@ -74,6 +76,23 @@ describe.each(BACKENDS)('store on %s', (kind) => {
     expect(third.nextCursor).toBeNull();
   });
 
+  it('finds tickets by words of subject, body and sender, umlauts either way, and follows edits', async () => {
+    const a = await db.store.tickets.insert(ticket({ subject: 'Zählerstand März', fromName: 'Jürgen Müller', from: 'j.mueller@example.com' }));
+    await db.store.tickets.insert(ticket({ subject: 'Abschlag', bodyPlain: 'Bitte Abschlag senken', fromName: 'Erika Schmidt', from: 'erika@example.com' }));
+    const ids = async (text: string) => (await db.store.tickets.search({ text }, { limit: 10, cursor: null })).items.map((t) => t.id);
+    expect(await ids('mueller')).toEqual([a.id]);
+    expect(await ids('MÜLLER')).toEqual([a.id]);
+    expect(await ids('muller zahler')).toEqual([a.id]);
+    expect(await ids('j.mueller@example')).toEqual([a.id]);
+    expect(await ids('zählerstand schmidt')).toEqual([]);
+    await db.store.tickets.save({ ...a, subject: 'Umzug' }, a.version);
+    expect(await ids('märz')).toEqual([]);
+    expect(await ids('umzug')).toEqual([a.id]);
+    const saved = (await db.store.tickets.get(a.id))!;
+    await db.store.tickets.save({ ...saved, status: 'closed' }, saved.version);
+    expect(await ids('umzug')).toEqual([a.id]);
+  });
+
   it('rejects a cursor it did not make', async () => {
     await expect(db.store.tickets.search({}, { limit: 5, cursor: 'bm90LWEtY3Vyc29y' })).rejects.toMatchObject({ code: 'validation_failed' });
   });
@@ -107,6 +126,30 @@ describe.each(BACKENDS)('store on %s', (kind) => {
     expect(await db.store.tokens.findActive('d1', '2026-11-28T12:00:00.000Z')).toBeNull();
     await db.store.users.update(user.id, { disabled: true });
     expect(await db.store.tokens.findActive('d1', '2026-11-28T11:00:00.000Z')).toBeNull();
+  });
+
+  it('replaces an ERP record\'s search text on every upsert and forgets it on delete', async () => {
+    const at = '2026-11-28T10:00:00.000Z';
+    const customer = (lastname: string) => ({ id: 'K-1', business: false, lastname, company: null, contractIds: [] });
+    await db.store.erp.putCustomer({ id: 'K-2', business: false, lastname: 'Schmidt', company: null, contractIds: [] }, at);
+    for (const name of ['Mustermann', 'Musterfrau', 'Lehmann']) await db.store.erp.putCustomer(customer(name), at);
+    expect(await db.store.erp.searchCustomers('lehmann', 10, 0)).toEqual(['K-1']);
+    expect(await db.store.erp.searchCustomers('muster', 10, 0)).toEqual([]);
+    expect(await db.store.erp.searchCustomers('schmidt', 10, 0)).toEqual(['K-2']);
+    expect(await db.store.erp.deleteCustomer('K-1')).toBe(true);
+    expect(await db.store.erp.searchCustomers('lehmann', 10, 0)).toEqual([]);
+    await db.store.erp.putCustomer(customer('Lehmann'), at);
+    expect(await db.store.erp.searchCustomers('lehmann', 10, 0)).toEqual(['K-1']);
+    expect(await db.store.erp.searchCustomers('schmidt', 10, 0)).toEqual(['K-2']);
+  });
+
+  it('keeps planner statistics: after a refresh the tickets table has them', async () => {
+    for (let i = 0; i < 50; i++) await db.store.tickets.insert(ticket({ status: i % 5 ? 'closed' : 'open' }));
+    await refreshStatistics(db.handle);
+    const analysed = kind === 'sqlite'
+      ? await sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = 'tickets'`.execute(db.handle.db)
+      : await sql<{ n: number }>`SELECT count(*) AS n FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = 'tickets' AND last_analyze IS NOT NULL`.execute(db.handle.db);
+    expect(Number(analysed.rows[0]!.n)).toBeGreaterThan(0);
   });
 
   it('reports ready only when migrated', async () => {

@@ -263,6 +263,11 @@ if (missing) {
       await form.getByRole('button', { name: 'Create user' }).click();
       await expect.poll(() => form.getByRole('alert').textContent()).toContain('password');
 
+      // A long but common password is refused with the reason.
+      await form.getByLabel(/^Password/).fill('password1234');
+      await form.getByRole('button', { name: 'Create user' }).click();
+      await expect.poll(() => form.getByRole('alert').textContent()).toContain('commonly used password');
+
       await form.getByLabel(/^Password/).fill('ein sehr langes Passwort');
       await form.getByRole('button', { name: 'Create user' }).click();
       const users = page.getByRole('table', { name: 'Users' });
@@ -282,8 +287,12 @@ if (missing) {
 
       // An API key for Bea: shown once with the copy hint, and it works.
       const keyForm = page.getByRole('form', { name: 'New API key', exact: true });
-      await keyForm.getByLabel('User').selectOption({ label: 'Bea Beispiel (bea@example.com)' });
+      await keyForm.getByLabel('Key owner').selectOption({ label: 'Bea Beispiel (bea@example.com)' });
       await keyForm.getByLabel(/^Key name/).fill('Auswertung');
+      // A read-only key that expires: an agent's key offers no admin scope.
+      expect(await keyForm.getByLabel(/^Scope/).locator('option', { hasText: 'admin' }).count()).toBe(0);
+      await keyForm.getByLabel(/^Scope/).selectOption({ label: 'read only' });
+      await keyForm.getByLabel(/^Expires/).fill('2027-01-31');
       await keyForm.getByRole('button', { name: 'Create API key' }).click();
       const shown = page.getByRole('textbox', { name: 'New API key (shown once)' });
       await shown.waitFor();
@@ -296,6 +305,10 @@ if (missing) {
       const keys = page.getByRole('table', { name: 'API keys' });
       await expect.poll(() => keys.textContent()).toContain('Auswertung');
       expect(await keys.textContent()).toContain('Bea Beispiel');
+      expect(await keys.getByRole('row', { name: /Auswertung/ }).textContent()).toContain('read only');
+      const listedKey = (await ui.t.api('GET', '/api/v1/api-keys')).json().items[0];
+      expect(listedKey).toMatchObject({ scope: 'read', expiresAt: expect.stringMatching(/^2027-0(?:1-31|2-01)T/) });
+      expect((await ui.t.api('POST', '/api/v1/auth/logout', undefined, key)).statusCode).toBe(403);
       await page.getByRole('button', { name: 'Done, I have copied it' }).click();
       expect(await page.content()).not.toContain(key);
 

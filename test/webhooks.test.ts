@@ -1,4 +1,3 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sendQueuedMail } from '../src/app/mail/send-outbound.ts';
@@ -6,38 +5,23 @@ import { acceptInbound } from '../src/app/mail/accept-inbound.ts';
 import { processPendingInbound } from '../src/app/mail/ingest-inbound.ts';
 import { reopenDueTickets } from '../src/app/tickets/reopen-due-tickets.ts';
 import { BACKENDS } from './support/backends.ts';
+import { startRecordingReceiver, type ReceivedCall, type RecordingReceiver, type ScriptedAnswer } from './support/recording-receiver.ts';
 import { PASSWORD, startTestApp, type TestApp } from './support/test-app.ts';
 
-interface Call { headers: IncomingHttpHeaders; body: string; json: any }
+type Call = ReceivedCall;
 
 /** A receiver like a team's own API: answers what the current test scripts, records every call. */
-let receiver: Server;
+let receiver: RecordingReceiver;
 let url: string;
-const calls: Call[] = [];
-let answer: (call: Call) => { status?: number; body?: unknown; delayMs?: number } = () => ({ body: {} });
+let calls: Call[];
+let answer: (call: Call) => ScriptedAnswer = () => ({ body: {} });
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const call = { headers: req.headers, body, json: body ? JSON.parse(body) : null };
-      calls.push(call);
-      const a = answer(call);
-      setTimeout(() => {
-        res.statusCode = a.status ?? 200;
-        res.setHeader('content-type', 'application/json');
-        res.end(a.body === undefined ? '' : JSON.stringify(a.body));
-      }, a.delayMs ?? 0);
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
-  url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+  receiver = await startRecordingReceiver();
+  receiver.answer = (call) => answer(call);
+  ({ url, calls } = receiver);
 });
-afterAll(async () => {
-  receiver.closeAllConnections();
-  await new Promise<void>((r) => receiver.close(() => r()));
-});
+afterAll(() => receiver.close());
 
 describe.each(BACKENDS)('synchronous webhooks on %s', (kind) => {
   let t: TestApp;

@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { Agent, request } from 'undici';
@@ -9,16 +8,16 @@ import { publish, type EventDraft } from '../../src/app/record-change.ts';
 import { nodeIds } from '../../src/adapters/crypto/node-crypto.ts';
 import { envelopeOf, type EventEnvelope } from '../../src/domain/event-hook.ts';
 import { DeliveryWorker } from '../../src/main/delivery-worker.ts';
-import type { Benchmark } from '../harness.ts';
+import { abba, quick, round3, rounded, startReceiver, type Benchmark, type Receiver, type SideStats } from '../harness.ts';
 import { BENCH_DATABASE_URL, benchDeps, throwawaySchema } from '../support.ts';
 
 const PGBOSS_VERSION = (createRequire(import.meta.url)('pg-boss/package.json') as { version: string }).version;
 
 /** Deliveries per side and round, after one warm-up round of WARMUP per side. */
-const DELIVERIES = 4000;
-const WARMUP = 500;
-/** Rounds per side, in alternating order (ABBA…) so drift hits both alike; the figure takes the medians. */
-const ROUNDS = 4;
+const DELIVERIES = quick(3000, 300);
+const WARMUP = quick(500, 100);
+/** Rounds per side, in ABBA order so drift hits both alike; the figure takes the medians. */
+const ROUNDS = quick(6, 5);
 /** Requests in flight on every side: DESKHOOK_EVENT_CONCURRENCY's default. */
 const CONCURRENCY = 16;
 /** PostgreSQL connections on both PostgreSQL sides: DESKHOOK_DATABASE_POOL_SIZE's default (pg-boss's is 10 too). */
@@ -36,55 +35,6 @@ function deadline(what: string): { promise: Promise<never>; passed(): boolean; c
   });
   promise.catch(() => undefined);
   return { promise, passed: () => performance.now() - started > ROUND_DEADLINE_MS, clear: () => clearTimeout(timer) };
-}
-
-/**
- * The receiver every side posts to: node:http on 127.0.0.1 answering 204, in a worker thread of
- * its own so it never shares an event loop with the side being measured. It counts requests and
- * body bytes, which the bench checks after every round.
- */
-const RECEIVER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const http = require('node:http');
-let received = 0;
-let bytes = 0;
-const server = http.createServer((req, res) => {
-  req.on('data', (chunk) => { bytes += chunk.length; });
-  req.on('end', () => { received++; res.writeHead(204).end(); });
-});
-server.keepAliveTimeout = 60000;
-server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
-parentPort.on('message', () => parentPort.postMessage({ received, bytes }));
-`;
-
-interface Receiver {
-  url: string;
-  count(): Promise<{ received: number; bytes: number }>;
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const worker = new Worker(RECEIVER_SOURCE, { eval: true });
-  const next = <T>() => new Promise<T>((resolve, reject) => {
-    const fail = (err: Error) => reject(err);
-    worker.once('error', fail);
-    worker.once('message', (message: T) => {
-      worker.off('error', fail);
-      resolve(message);
-    });
-  });
-  const { port } = await next<{ port: number }>();
-  return {
-    url: `http://127.0.0.1:${port}/events`,
-    count: () => {
-      const answer = next<{ received: number; bytes: number }>();
-      worker.postMessage('count');
-      return answer;
-    },
-    close: async () => {
-      await worker.terminate();
-    },
-  };
 }
 
 /** A TicketCreated event as createTicket publishes it: the ticket snapshot, about 0.8 KB of JSON in its envelope. */
@@ -297,37 +247,30 @@ async function bossRound(side: BossSide, url: string, layout: BossLayout, items:
   return elapsed;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+const perSecond = (n: number, ms: number) => Math.round((n / ms) * 1000 * 10) / 10;
+
+interface SideResult extends SideStats {
+  meanBodyBytes: number;
 }
 
-const perSecond = (n: number, ms: number) => Math.round((n / ms) * 1000 * 10) / 10;
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
-
-/** Runs each side once per round, in ABBA order after a warm-up, and checks the receiver saw exactly what was sent. */
-async function alternate(receiver: Receiver, sides: Record<string, (n: number) => Promise<number>>): Promise<Record<string, { rates: number[]; meanBodyBytes: number }>> {
-  const names = Object.keys(sides);
-  const out: Record<string, { rates: number[]; meanBodyBytes: number }> = {};
-  const runChecked = async (name: string, n: number) => {
+/**
+ * Runs each side once per round, in ABBA order after a warm-up round of WARMUP deliveries per
+ * side, and checks the receiver saw exactly what was sent; deliveries/s per round.
+ */
+async function alternate(receiver: Receiver, sides: Record<string, (n: number) => Promise<number>>): Promise<Record<string, SideResult>> {
+  const bodyBytes: Record<string, number> = {};
+  const calls: Record<string, number> = {};
+  const checked = (name: string) => async () => {
+    const n = (calls[name] = (calls[name] ?? 0) + 1) === 1 ? WARMUP : DELIVERIES;
     const before = await receiver.count();
     const ms = await sides[name]!(n);
     const after = await receiver.count();
     if (after.received - before.received !== n) throw new Error(`${name}: the receiver saw ${after.received - before.received} requests, expected ${n}`);
-    return { ms, bodyBytes: (after.bytes - before.bytes) / n };
+    bodyBytes[name] = Math.round((after.bytes - before.bytes) / n);
+    return perSecond(n, ms);
   };
-  for (const name of names) await runChecked(name, WARMUP);
-  for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 === 0 ? names : [...names].reverse();
-    for (const name of order) {
-      const { ms, bodyBytes } = await runChecked(name, DELIVERIES);
-      const entry = (out[name] ??= { rates: [], meanBodyBytes: 0 });
-      entry.rates.push(perSecond(DELIVERIES, ms));
-      entry.meanBodyBytes = Math.round(bodyBytes);
-    }
-  }
-  return out;
+  const rates = await abba({ rounds: ROUNDS, warmupRounds: 1 }, Object.fromEntries(Object.keys(sides).map((name) => [name, checked(name)])));
+  return Object.fromEntries(Object.entries(rates).map(([name, stats]) => [name, { ...rounded(stats), meanBodyBytes: bodyBytes[name]! }]));
 }
 
 /**
@@ -339,8 +282,9 @@ async function alternate(receiver: Receiver, sides: Record<string, (n: number) =
 export const deliveryVsRawSqlite: Benchmark = {
   name: 'delivery_vs_raw_sqlite',
   target: '≥ 0.5×',
+  check: { op: '>=', value: 0.5 },
   async run() {
-    const receiver = await startReceiver();
+    const receiver = await startReceiver({ status: 204 }, '/events');
     const side = await deskhookSide('sqlite', receiver.url);
     const agent = new Agent({ keepAliveTimeout: 60_000 });
     try {
@@ -348,15 +292,15 @@ export const deliveryVsRawSqlite: Benchmark = {
         deskhook: (n) => deskhookRound(side.deps, n),
         bare: (n) => bareLoop(receiver.url, agent, envelopes(n)),
       });
-      const deskhook = median(result.deskhook!.rates);
-      const bare = median(result.bare!.rates);
+      const deskhook = result.deskhook!.median;
+      const bare = result.bare!.median;
       return {
         value: deskhook / bare,
         unit: '×',
-        baseline: `bare undici POST loop to the same local receiver, ${CONCURRENCY} in flight`,
+        baseline: `bare undici POST loop to the same local receiver, ${CONCURRENCY} in flight (median of ABBA rounds)`,
         detail: {
-          deskhookPerSecond: deskhook, barePerSecond: bare,
-          deskhookRounds: result.deskhook!.rates, bareRounds: result.bare!.rates,
+          perSecond: { deskhook: result.deskhook, bare: result.bare },
+          value: 'median deliveries/s of the deskhook rounds / median of the bare rounds',
           deskhookBodyBytes: result.deskhook!.meanBodyBytes, bareBodyBytes: result.bare!.meanBodyBytes,
           deliveriesPerRound: DELIVERIES, rounds: ROUNDS, warmupPerSide: WARMUP, concurrency: CONCURRENCY,
           receiver: 'node:http answering 204, in its own worker thread', database: 'sqlite',
@@ -377,9 +321,10 @@ export const deliveryVsRawSqlite: Benchmark = {
  */
 export const deliveryVsPgboss: Benchmark = {
   name: 'delivery_vs_pgboss',
-  target: '> 1.0×',
+  target: '≥ 1.0× (ahead of pg-boss)',
+  check: { op: '>=', value: 1 },
   async run() {
-    const receiver = await startReceiver();
+    const receiver = await startReceiver({ status: 204 }, '/events');
     const side = await deskhookSide('postgres', receiver.url);
     let boss: BossSide | null = null;
     try {
@@ -389,16 +334,17 @@ export const deliveryVsPgboss: Benchmark = {
         (n: number) => bossRound(boss!, receiver.url, layout, envelopes(n)),
       ]));
       const result = await alternate(receiver, { deskhook: (n) => deskhookRound(side.deps, n), ...bossSides });
-      const deskhook = median(result.deskhook!.rates);
-      const layouts = Object.keys(bossSides).map((name) => ({ name, perSecond: median(result[name]!.rates), rounds: result[name]!.rates, bodyBytes: result[name]!.meanBodyBytes }));
+      const deskhook = result.deskhook!.median;
+      const layouts = Object.keys(bossSides).map((name) => ({ name, perSecond: result[name]!.median, rounds: result[name]!, bodyBytes: result[name]!.meanBodyBytes }));
       const best = layouts.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
       return {
         value: deskhook / best.perSecond,
         unit: '×',
         baseline: `pg-boss ${PGBOSS_VERSION} work() handlers posting with undici, ${CONCURRENCY} in flight, same PostgreSQL: `
-          + `the fastest of ${layouts.map((l) => l.name.replace('pgboss ', '')).join(' / ')} workers×batch (this run ${best.name.replace('pgboss ', '')})`,
+          + `median of ABBA rounds, the fastest of ${layouts.map((l) => l.name.replace('pgboss ', '')).join(' / ')} workers×batch (this run ${best.name.replace('pgboss ', '')})`,
         detail: {
-          deskhookPerSecond: deskhook, deskhookRounds: result.deskhook!.rates, deskhookBodyBytes: result.deskhook!.meanBodyBytes,
+          deskhookPerSecond: deskhook, deskhookRounds: result.deskhook, deskhookBodyBytes: result.deskhook!.meanBodyBytes,
+          value: 'median deliveries/s of the deskhook rounds / median of the fastest pg-boss layout\'s rounds',
           pgboss: Object.fromEntries(layouts.map((l) => [l.name, { perSecond: l.perSecond, rounds: l.rounds, bodyBytes: l.bodyBytes, ratio: round3(deskhook / l.perSecond) }])),
           against: best.name,
           deliveriesPerRound: DELIVERIES, rounds: ROUNDS, warmupPerSide: WARMUP, concurrency: CONCURRENCY, poolSize: POOL_SIZE,

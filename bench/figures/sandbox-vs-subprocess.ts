@@ -4,20 +4,15 @@ import { EgressPolicy } from '../../src/adapters/egress/address-policy.ts';
 import { EgressClient } from '../../src/adapters/egress/egress-client.ts';
 import { SandboxPool } from '../../src/adapters/sandbox/pool.ts';
 import type { Executor } from '../../src/domain/executor.ts';
-import type { Benchmark } from '../harness.ts';
+import { abba, latencySummary, median, quick, rounded, type Benchmark } from '../harness.ts';
 
 /**
- * Runs per side after warm-up, each side also bounded in time so the figure stays within ~30 s on
- * a slow or busy machine: a spawn costs 50-300 ms, a warm sandbox run a few milliseconds.
+ * Runs per round and side (a spawn costs 50-300 ms, a warm sandbox run a few milliseconds); rounds
+ * per side, in ABBA order after one warm-up round each. The figure takes each round's median time.
  */
-const SPAWN_WARMUP = 3;
-const SPAWN_RUNS = 50;
-const SPAWN_BUDGET_MS = 12_000;
-const SANDBOX_WARMUP = 30;
-const SANDBOX_RUNS = 400;
-const SANDBOX_BUDGET_MS = 6_000;
-/** Fewest measured runs per side, whatever the budget. */
-const MIN_RUNS = 15;
+const SPAWN_RUNS = quick(10, 3);
+const SANDBOX_RUNS = quick(60, 15);
+const ROUNDS = quick(6, 5);
 
 /**
  * The function both sides run: an ERP contract record in, deskhook's Contract shape out, with a
@@ -96,25 +91,17 @@ function spawnOnce(input: string): Promise<string> {
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-}
-
-function summary(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const round = (n: number) => Math.round(n * 1000) / 1000;
-  return { runs: samples.length, medianMs: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), minMs: round(sorted[0] ?? NaN), maxMs: round(sorted[sorted.length - 1] ?? NaN) };
-}
-
 /**
  * Median wall time of spawning `node -e` per run (input JSON on stdin, output JSON on stdout, as
  * Enneo runs custom code) divided by the median wall time of a warm `sourceCode` run of the same
  * function through DefaultExecutorRunner (QuickJS worker pool, fresh runtime per run, trace and
- * all). Both sequential, each side capped in runs and time; both outputs are checked to be equal.
+ * all). Both sequential, in ABBA rounds; the figure is the ratio of the sides' median round
+ * medians. Both outputs are checked to be equal.
  */
 export const sandboxVsSubprocess: Benchmark = {
   name: 'sandbox_vs_subprocess',
   target: '≥ 100×',
+  check: { op: '>=', value: 100 },
   async run() {
     const inputJson = JSON.stringify(INPUT);
     const egress = new EgressClient({ policy: new EgressPolicy([]) });
@@ -124,38 +111,46 @@ export const sandboxVsSubprocess: Benchmark = {
       const expected = JSON.stringify((new Function(`${MAP_CONTRACT}; return mapContract;`)() as (i: unknown) => unknown)(INPUT));
 
       const spawnMs: number[] = [];
-      let measuring = 0;
-      for (let i = 0; i < SPAWN_WARMUP + SPAWN_RUNS; i++) {
-        if (i === SPAWN_WARMUP) measuring = performance.now();
-        if (spawnMs.length >= MIN_RUNS && performance.now() - measuring > SPAWN_BUDGET_MS) break;
-        const began = performance.now();
-        const out = await spawnOnce(inputJson);
-        const elapsed = performance.now() - began;
-        if (out !== expected) throw new Error(`subprocess output differs: ${out.slice(0, 200)}`);
-        if (i >= SPAWN_WARMUP) spawnMs.push(elapsed);
-      }
-
       const sandboxMs: number[] = [];
-      for (let i = 0; i < SANDBOX_WARMUP + SANDBOX_RUNS; i++) {
-        if (i === SANDBOX_WARMUP) measuring = performance.now();
-        if (sandboxMs.length >= MIN_RUNS && performance.now() - measuring > SANDBOX_BUDGET_MS) break;
-        const began = performance.now();
-        const run = await runner.run(SOURCE_CODE, INPUT);
-        const elapsed = performance.now() - began;
-        if (!run.ok) throw new Error(`sandbox run failed: ${run.error?.code}: ${run.error?.message}`);
-        if (i === 0 && JSON.stringify(run.output) !== expected) throw new Error(`sandbox output differs: ${JSON.stringify(run.output).slice(0, 200)}`);
-        if (i >= SANDBOX_WARMUP) sandboxMs.push(elapsed);
-      }
-
-      const spawned = summary(spawnMs);
-      const sandboxed = summary(sandboxMs);
+      let checked = false;
+      const times = await abba({ rounds: ROUNDS }, {
+        subprocess: async () => {
+          const round: number[] = [];
+          for (let i = 0; i < SPAWN_RUNS; i++) {
+            const began = performance.now();
+            const out = await spawnOnce(inputJson);
+            round.push(performance.now() - began);
+            if (out !== expected) throw new Error(`subprocess output differs: ${out.slice(0, 200)}`);
+          }
+          spawnMs.push(...round);
+          return median(round);
+        },
+        sandbox: async () => {
+          const round: number[] = [];
+          for (let i = 0; i < SANDBOX_RUNS; i++) {
+            const began = performance.now();
+            const run = await runner.run(SOURCE_CODE, INPUT);
+            round.push(performance.now() - began);
+            if (!run.ok) throw new Error(`sandbox run failed: ${run.error?.code}: ${run.error?.message}`);
+            if (!checked && JSON.stringify(run.output) !== expected) throw new Error(`sandbox output differs: ${JSON.stringify(run.output).slice(0, 200)}`);
+            checked = true;
+          }
+          sandboxMs.push(...round);
+          return median(round);
+        },
+      });
+      // The runs of the warm-up round are not in the summaries.
+      const measured = (all: number[], perRound: number) => all.slice(perRound);
       return {
-        value: spawned.medianMs / sandboxed.medianMs,
+        value: times.subprocess.median / times.sandbox.median,
         unit: '×',
-        baseline: 'node spawned per run, JSON on stdin/stdout (Enneo model)',
+        baseline: 'node spawned per run, JSON on stdin/stdout (Enneo model; median of ABBA rounds)',
         detail: {
-          subprocess: { ...spawned, warmupRuns: SPAWN_WARMUP, command: 'child_process.spawn(process.execPath, [\'-e\', code])' },
-          sandbox: { ...sandboxed, warmupRuns: SANDBOX_WARMUP, executor: 'sourceCode typescript via DefaultExecutorRunner', poolSize: 1 },
+          roundMedianMs: { subprocess: rounded(times.subprocess), sandbox: rounded(times.sandbox) },
+          value: 'median of the subprocess rounds\' median ms / median of the sandbox rounds\' median ms',
+          subprocess: { ...latencySummary(measured(spawnMs, SPAWN_RUNS)), runsPerRound: SPAWN_RUNS, command: 'child_process.spawn(process.execPath, [\'-e\', code])' },
+          sandbox: { ...latencySummary(measured(sandboxMs, SANDBOX_RUNS)), runsPerRound: SANDBOX_RUNS, executor: 'sourceCode typescript via DefaultExecutorRunner', poolSize: 1 },
+          rounds: ROUNDS, warmupRounds: 1,
           inputBytes: inputJson.length,
           outputBytes: expected.length,
           node: process.version,

@@ -1,7 +1,7 @@
 import type { AppDeps } from './deps.ts';
 import { AppError, notFound } from './errors.ts';
 
-export const SECRET_KEY_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+export const SECRET_KEY_PATTERN = /^[\w.-]{1,100}$/;
 export const MAX_SECRET_BYTES = 16 * 1024;
 
 /** Sets a secret. Values are sealed before they reach the store and are never returned by the API. */

@@ -9,7 +9,7 @@ import type { ExecutorRun } from './ports/executor-runner.ts';
 export async function testExecutor(deps: AppDeps, executor: Executor, input: unknown, timeoutMs?: number): Promise<Omit<ExecutorRun, 'trace'>> {
   // Test runs get a cache of their own per executor, apart from the real runs'.
   const scope = `test:${executor.type === 'sourceCode' ? executor.code : executor.url}`;
-  const run = await deps.executors.run(executor, input, { ...(timeoutMs ? { timeoutMs } : {}), cacheScope: scope });
+  const run = await deps.executors.run(executor, input, { ...(timeoutMs ? { timeoutMs } : {}), cacheScope: scope, lane: 'background' });
   const { trace: _trace, ...result } = run;
   deps.logger.info({ executor: run.trace.target, ok: run.ok, durationMs: run.durationMs, error: run.error?.code }, 'executor test run');
   return result;

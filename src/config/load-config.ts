@@ -31,12 +31,22 @@ export interface Config {
   readonly smtpAuth: { user: string; password: string } | null;
   readonly mailFloodLimit: number;
   readonly mailFloodWindowSeconds: number;
+  readonly mailFloodClientLimit: number;
+  readonly mailFloodAccountLimit: number;
+  readonly mailStorageQuotaBytes: number;
+  readonly mailPlaintextHosts: readonly string[];
+  readonly mailAuth: boolean;
   readonly mailRetryDelaysSeconds: readonly number[];
   readonly attachmentMaxBytes: number;
   readonly imapPollSeconds: number;
   readonly eventConcurrency: number;
   readonly eventPollMs: number;
   readonly eventTimeoutMs: number;
+  readonly recognitionBudgetMs: number;
+  /** null: the sandbox's default (cores, at most 4). */
+  readonly sandboxWorkers: number | null;
+  readonly sandboxQueue: number;
+  readonly metricsToken: string | null;
   readonly eventDisableAfterHours: number;
   readonly eventRetentionDays: number;
   readonly deliveryRetentionDays: number;
@@ -102,8 +112,8 @@ function coerce(key: ConfigKey, value: unknown): string | number | boolean | str
       return n;
     }
     case 'boolean': {
-      if (/^(1|true|yes|on)$/i.test(text)) return true;
-      if (/^(0|false|no|off)$/i.test(text)) return false;
+      if (/^(?:1|true|yes|on)$/i.test(text)) return true;
+      if (/^(?:0|false|no|off)$/i.test(text)) return false;
       throw new ConfigError(key.env, `expected true or false, got ${shown}`);
     }
     case 'url': {
@@ -155,7 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError('DESKHOOK_MAIL_RETRY_DELAYS', 'expected comma-separated whole numbers of seconds, e.g. 60,300,900');
   }
   const databaseUrl = v.DATABASE_URL as string | null;
-  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+  if (databaseUrl !== null && !/^postgres(?:ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'only postgres:// URLs are supported (leave it unset for the embedded SQLite)');
   }
   const cronTimeZone = v.DESKHOOK_CRON_TIMEZONE as string;
@@ -188,12 +198,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     smtpAuth: authUser && authPassword ? Object.freeze({ user: authUser, password: authPassword }) : null,
     mailFloodLimit: v.DESKHOOK_MAIL_FLOOD_LIMIT as number,
     mailFloodWindowSeconds: v.DESKHOOK_MAIL_FLOOD_WINDOW_SECONDS as number,
+    mailFloodClientLimit: v.DESKHOOK_MAIL_FLOOD_CLIENT_LIMIT as number,
+    mailFloodAccountLimit: v.DESKHOOK_MAIL_FLOOD_ACCOUNT_LIMIT as number,
+    mailStorageQuotaBytes: (v.DESKHOOK_MAIL_STORAGE_QUOTA_MB as number) * 1_048_576,
+    mailPlaintextHosts: Object.freeze((v.DESKHOOK_MAIL_PLAINTEXT_HOSTS as string[]).map((h) => h.toLowerCase())),
+    mailAuth: v.DESKHOOK_MAIL_AUTH === 'on',
     mailRetryDelaysSeconds: Object.freeze(delays),
     attachmentMaxBytes: v.DESKHOOK_ATTACHMENT_MAX_BYTES as number,
     imapPollSeconds: v.DESKHOOK_IMAP_POLL_SECONDS as number,
     eventConcurrency: v.DESKHOOK_EVENT_CONCURRENCY as number,
     eventPollMs: v.DESKHOOK_EVENT_POLL_MS as number,
     eventTimeoutMs: v.DESKHOOK_EVENT_TIMEOUT_MS as number,
+    recognitionBudgetMs: v.DESKHOOK_RECOGNITION_BUDGET_MS as number,
+    sandboxWorkers: v.DESKHOOK_SANDBOX_WORKERS as number | null,
+    sandboxQueue: v.DESKHOOK_SANDBOX_QUEUE as number,
+    metricsToken: v.DESKHOOK_METRICS_TOKEN as string | null,
     eventDisableAfterHours: v.DESKHOOK_EVENT_DISABLE_AFTER_HOURS as number,
     eventRetentionDays: v.DESKHOOK_EVENT_RETENTION_DAYS as number,
     deliveryRetentionDays: v.DESKHOOK_DELIVERY_RETENTION_DAYS as number,

@@ -1,3 +1,6 @@
+import type { MailAuthentication } from './mail/authentication.ts';
+import type { MailAddress } from './mail/inbound-email.ts';
+
 export const DIRECTIONS = ['in', 'out', 'internal'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 
@@ -20,6 +23,27 @@ export interface MessageFlags {
   /** The parser could not read everything; the raw message is kept. */
   parseWarnings?: string[];
   spam?: boolean;
+  /** SPF, DKIM and DMARC of an inbound email, checked at intake. */
+  authentication?: MailAuthentication;
+  /** Reply-To of an inbound email (RFC 5322 §3.6.2): where answers go instead of From. */
+  replyTo?: MailAddress[];
+  /** Another stored message already carries this Message-ID (mailers reuse ids): this one is kept as its own message. */
+  duplicateMessageId?: boolean;
+  /** sha256 of the inbound message without its trace headers (domain/mail/redelivery.ts): tells a redelivery from a reused id. */
+  contentHash?: string;
+  /** The opening email's In-Reply-To and References (on tickets; conversations have their own fields), for our replies' References. */
+  inReplyTo?: string | null;
+  references?: string[];
+}
+
+/**
+ * Where an answer to a customer's email goes: its Reply-To when it has one (a form mailer's
+ * `From: noreply@…` with `Reply-To: customer@…`), otherwise From.
+ */
+export function replyAddresses(from: string | null, fromName: string | null, flags: Pick<MessageFlags, 'replyTo'>): MailAddress[] {
+  const replyTo = (flags.replyTo ?? []).filter((a) => a.address.trim() !== '');
+  if (replyTo.length > 0) return replyTo;
+  return from ? [{ address: from, name: fromName ?? '' }] : [];
 }
 
 export interface Conversation {
@@ -52,14 +76,14 @@ export function htmlToPlain(html: string): string {
     .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, '')
     .replace(/<br\s*\/?>/gi, '\n')
     .replace(/<\/(p|div|li|tr|h[1-6])>/gi, '\n')
-    .replace(/<[^>]+>/g, '')
+    .replace(/<[^<>]+>/g, '')
     .replace(/&nbsp;/g, ' ')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&quot;/g, '"')
     .replace(/&#39;/g, "'")
     .replace(/&amp;/g, '&')
-    .replace(/[ \t]+\n/g, '\n')
+    .replace(/(?<![ \t])[ \t]+\n/g, '\n')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }

@@ -18,7 +18,7 @@ export interface SourceCodeExecutor {
 /** What a webhook, an event hook or an ERP operation runs. */
 export type Executor = ApiCallExecutor | SourceCodeExecutor;
 
-const SECRET_REF = /\{\{\s*secret\.([A-Za-z0-9_.-]+)\s*\}\}/g;
+const SECRET_REF = /\{\{\s*secret\.([\w.-]+)\s*\}\}/g;
 
 /** Names of the secrets an executor's header values refer to. */
 export function referencedSecrets(executor: Executor): string[] {

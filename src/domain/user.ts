@@ -21,3 +21,21 @@ export type Actor =
 export function actorUserId(actor: Actor): number | null {
   return actor.type === 'user' ? actor.userId : null;
 }
+
+/**
+ * What an API key may do: `read` only reads (GET), `agent` what an agent may, `admin` all its
+ * owner may. A key never exceeds its owner's role: an admin key of a user demoted to agent acts
+ * as an agent.
+ */
+export const API_KEY_SCOPES = ['read', 'agent', 'admin'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** The role a request acts with: the owner's role, lowered to agent by an agent-scoped key. */
+export function effectiveRole(role: UserRole, scope: ApiKeyScope | null): UserRole {
+  return scope === 'agent' ? 'agent' : role;
+}
+
+/** Whether a key of this scope may be given to a user of this role. */
+export function scopeFitsRole(scope: ApiKeyScope, role: UserRole): boolean {
+  return scope !== 'admin' || role === 'admin';
+}

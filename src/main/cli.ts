@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { createApiKey, createUser } from '../app/auth/users.ts';
 import { AppError } from '../app/errors.ts';
+import { API_KEY_SCOPES, type ApiKeyScope } from '../domain/user.ts';
 import { ConfigError, loadConfig, type Role } from '../config/load-config.ts';
 import { migrateToLatest, openDatabase } from '../adapters/db/dialect.ts';
 import { createContext, createLogger, databaseTarget } from './context.ts';
@@ -29,6 +30,14 @@ async function withContext<T>(fn: (ctx: Awaited<ReturnType<typeof createContext>
   } finally {
     await ctx.close();
   }
+}
+
+/** `--expires`: `90d` (days from now), or an ISO date (midnight UTC) or date-time. */
+function parseExpiry(value: string, now: Date): string {
+  const days = /^(\d{1,5})d$/.exec(value.trim());
+  const at = days ? now.getTime() + Number(days[1]) * 86_400_000 : /^\d{4}-\d{2}-\d{2}/.test(value.trim()) ? Date.parse(value.trim()) : Number.NaN;
+  if (!Number.isFinite(at)) throw new AppError('validation_failed', `--expires ${value}: give a number of days (90d) or an ISO date or date-time (2027-01-31)`);
+  return new Date(at).toISOString();
 }
 
 const program = new Command()
@@ -79,7 +88,7 @@ user
   .requiredOption('--email <email>', 'login e-mail')
   .option('--name <name>', 'display name')
   .addOption(new Option('--role <role>', 'role').choices(['admin', 'agent']).default('agent'))
-  .option('--password <password>', 'password (at least 10 characters); read from DESKHOOK_NEW_PASSWORD when omitted')
+  .option('--password <password>', 'password (at least 10 characters and hard to guess); read from DESKHOOK_NEW_PASSWORD when omitted')
   .option('--service', 'a service user for integrations (no password)')
   .action(async (opts: { email: string; name?: string; role: 'admin' | 'agent'; password?: string; service?: boolean }) => {
     const password = opts.password ?? process.env.DESKHOOK_NEW_PASSWORD;
@@ -96,11 +105,14 @@ apiKey
   .description('Create an API key for a user and print it (it is shown only once)')
   .requiredOption('--user <email>', 'the user the key acts as')
   .option('--name <name>', 'what the key is for', 'cli')
-  .action(async (opts: { user: string; name: string }) => {
+  .addOption(new Option('--scope <scope>', 'read (GET only), agent, or admin (admins only); default: the user\'s role').choices([...API_KEY_SCOPES]))
+  .option('--expires <when>', 'when the key stops working: a number of days (90d) or an ISO date or date-time; default: never')
+  .action(async (opts: { user: string; name: string; scope?: ApiKeyScope; expires?: string }) => {
+    const expiresAt = opts.expires === undefined ? null : parseExpiry(opts.expires, new Date());
     const key = await withContext(async (ctx) => {
       const owner = await ctx.deps.store.users.getByEmail(opts.user.toLowerCase());
       if (!owner) throw new AppError('not_found', `no user with e-mail ${opts.user}`);
-      return createApiKey(ctx.deps, owner.id, opts.name);
+      return createApiKey(ctx.deps, owner.id, opts.name, { ...(opts.scope ? { scope: opts.scope } : {}), expiresAt });
     });
     process.stdout.write(`${key.key}\n`);
   });

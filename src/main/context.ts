@@ -5,14 +5,17 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { AppDeps } from '../app/deps.ts';
 import { systemClock } from '../app/ports/clock.ts';
 import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../adapters/crypto/node-crypto.ts';
+import { ZxcvbnPasswordStrength } from '../adapters/crypto/zxcvbn-strength.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle, type DatabaseTarget } from '../adapters/db/dialect.ts';
 import { KyselyStore } from '../adapters/db/kysely-store.ts';
 import { createMailParser } from '../adapters/mail-parse/mailparser-adapter.ts';
 import { NodemailerMailer } from '../adapters/mail-out/nodemailer-mailer.ts';
+import { MailauthVerifier } from '../adapters/mail-auth/mailauth-verifier.ts';
 import { EgressPolicy, parseAllowList } from '../adapters/egress/address-policy.ts';
 import { EgressClient } from '../adapters/egress/egress-client.ts';
 import { DefaultExecutorRunner } from '../adapters/executors/executor-runner.ts';
 import { SandboxPool } from '../adapters/sandbox/pool.ts';
+import { WorkerRecognitionExtractor } from '../adapters/recognition-worker/extractor.ts';
 import type { SandboxApiRequest } from '../adapters/sandbox/types.ts';
 import { readSecret } from '../app/secrets.ts';
 import { ErpService } from '../app/erp/erp-service.ts';
@@ -20,6 +23,7 @@ import { MemoryErpCache } from '../adapters/cache/memory-cache.ts';
 import { RedisErpCache } from '../adapters/cache/redis-cache.ts';
 import { OpenAiCompatibleModel } from '../adapters/llm/openai-compatible.ts';
 import { ConfigError, type Config } from '../config/load-config.ts';
+import { registerSandboxMetrics } from './sandbox-metrics.ts';
 
 export interface Context {
   config: Config;
@@ -27,6 +31,8 @@ export interface Context {
   handle: DatabaseHandle;
   deps: AppDeps;
   registry: Registry;
+  /** DESKHOOK_EGRESS_ALLOW as a policy: HTTP egress and the accounts' mail servers (SMTP, IMAP). */
+  egressPolicy: EgressPolicy;
   /** Set by the API role: how custom code's `ctx.deskhook` reaches this API. */
   apiBridge: { current: ((req: SandboxApiRequest) => Promise<{ status: number; body: unknown }>) | null };
   close(): Promise<void>;
@@ -117,7 +123,6 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     if (generatedFile) rmSync(generatedFile, { force: true });
     throw err;
   }
-  const mailer = new NodemailerMailer();
   let policy: EgressPolicy;
   try {
     policy = new EgressPolicy(parseAllowList(config.egressAllow.join(',')));
@@ -126,10 +131,18 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     throw new ConfigError('DESKHOOK_EGRESS_ALLOW', (err as Error).message);
   }
   const egress = new EgressClient({ policy, userAgent: 'deskhook' });
-  const sandbox = new SandboxPool();
+  const mailer = new NodemailerMailer({ policy, plaintextHosts: config.mailPlaintextHosts });
+  const registry = new Registry();
+  // The gauges read the pool at scrape time, after it exists.
+  const sandboxMetrics = registerSandboxMetrics(registry, () => sandbox.stats());
+  const sandbox = new SandboxPool({
+    ...(config.sandboxWorkers ? { size: config.sandboxWorkers } : {}),
+    maxQueued: config.sandboxQueue,
+    onDispatch: sandboxMetrics.queueWait,
+  });
+  const recognition = new WorkerRecognitionExtractor({ budgetMs: config.recognitionBudgetMs });
   const apiBridge: Context['apiBridge'] = { current: null };
   const erpCache = config.redisUrl ? new RedisErpCache(config.redisUrl, `${config.redisPrefix}erp:`) : new MemoryErpCache();
-  const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'deskhook_' });
   const deps: AppDeps = {
     store,
@@ -137,6 +150,7 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     ids: nodeIds,
     secretBox,
     hasher: new ScryptHasher(),
+    passwordStrength: new ZxcvbnPasswordStrength(),
     logger,
     auth: { tokenTtlHours: config.tokenTtlHours, loginMaxFailures: config.loginMaxFailures, loginWindowSeconds: config.loginWindowSeconds },
     executors: new DefaultExecutorRunner({
@@ -149,22 +163,26 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     }),
     erp: undefined as unknown as ErpService,
     model: config.llm ? new OpenAiCompatibleModel({ ...config.llm, egress }) : null,
+    recognition,
     events: { disableAfterHours: config.eventDisableAfterHours, timeoutMs: config.eventTimeoutMs, cronTimeZone: config.cronTimeZone },
     mail: {
       parser: createMailParser({ maxAttachmentBytes: config.attachmentMaxBytes }),
       mailer,
+      authenticator: config.mailAuth ? new MailauthVerifier() : null,
       settings: {
         maxPerSenderPerWindow: config.mailFloodLimit, senderWindowSeconds: config.mailFloodWindowSeconds,
+        maxPerClientPerWindow: config.mailFloodClientLimit, maxPerAccountPerWindow: config.mailFloodAccountLimit, storageQuotaBytes: config.mailStorageQuotaBytes,
         retryDelaysSeconds: config.mailRetryDelaysSeconds, maxAttachmentBytes: config.attachmentMaxBytes,
       },
     },
   };
   deps.erp = new ErpService(deps, erpCache);
   return {
-    config, logger, handle, deps, registry, apiBridge,
+    config, logger, handle, deps, registry, apiBridge, egressPolicy: policy,
     close: async () => {
       mailer.close();
       await sandbox.close();
+      await recognition.close();
       await erpCache.close();
       await egress.close();
       await store.close();

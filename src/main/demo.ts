@@ -253,7 +253,7 @@ const IBAN_LIKE = /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/;
 /** What the demo receiver answers to the email account's synchronous webhooks (docs/webhooks.md). */
 function answerWebhook(input: any): Record<string, unknown> {
   const tags: string[] = input.ticket?.tags ?? [];
-  if (input.hook === 'newEmails' && input.direction === 'in' && /st(ö|oe)rung/i.test(String(input.email?.subject ?? '').normalize('NFC'))) {
+  if (input.hook === 'newEmails' && input.direction === 'in' && /st(?:ö|oe)rung/i.test(String(input.email?.subject ?? '').normalize('NFC'))) {
     return {
       ticket: { priority: 'high', addTags: ['demo'] },
       note: 'Demo-Webhook: Störungsmeldung erkannt, Priorität auf hoch gesetzt. Bitte die Netzleitstelle informieren. '

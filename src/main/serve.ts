@@ -14,6 +14,7 @@ import type { Config, Role } from '../config/load-config.ts';
 import { createContext, type Context } from './context.ts';
 import { Ticker } from './ticker.ts';
 import { DeliveryWorker } from './delivery-worker.ts';
+import { refreshStatistics } from '../adapters/db/dialect.ts';
 import { registerEventMetrics } from './event-metrics.ts';
 import { publishDueCronEvents, pruneEventHistory } from '../app/events/deliver-events.ts';
 
@@ -65,6 +66,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
     api: runsApi(role),
     webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
     trustProxy: config.trustProxy,
+    metricsToken: config.metricsToken,
   });
 
   if (runsApi(role)) {
@@ -90,6 +92,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
       if (reopened.length) logger.info({ tickets: reopened }, 'reopened pending tickets at dueBy');
     }, logger));
     tickers.push(new Ticker('expire-tokens', 3_600_000, () => deps.store.tokens.deleteExpired(deps.clock.now().toISOString()), logger));
+    tickers.push(new Ticker('prune-login-attempts', 3_600_000, () => deps.store.loginThrottle.prune(new Date(deps.clock.now().getTime() - deps.auth.loginWindowSeconds * 1000).toISOString()), logger));
     tickers.push(new Ticker('ingest-inbound', 1000, async () => {
       // Drain: keep going while full batches come back.
       while ((await processPendingInbound(deps)).length > 0) { /* next batch */ }
@@ -110,6 +113,8 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
       const fired = await publishDueCronEvents(deps);
       if (fired.length) logger.info({ periods: fired }, 'published schedule events');
     }, logger));
+    // Also at start: statistics current after a migration, a restore or a large import.
+    tickers.push(new Ticker('refresh-statistics', 3_600_000, () => refreshStatistics(context.handle), logger));
     tickers.push(new Ticker('prune-events', 3_600_000, async () => {
       const pruned = await pruneEventHistory(deps, { eventDays: config.eventRetentionDays, deliveryDays: config.deliveryRetentionDays });
       if (pruned.events || pruned.deliveries) logger.info(pruned, 'pruned event history past retention');
@@ -120,7 +125,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
   const imap = runsWorker(role)
     ? new ImapPoller({
       deps, holder, pollSeconds: config.imapPollSeconds,
-      maxMessageBytes: config.smtpMaxMessageBytes, onAccepted: () => ingest?.kick(),
+      maxMessageBytes: config.smtpMaxMessageBytes, onAccepted: () => ingest?.kick(), policy: context.egressPolicy,
     })
     : null;
 

@@ -4,6 +4,7 @@ import { createUser, customCodeToken } from '../../src/app/auth/users.ts';
 import type { AppDeps } from '../../src/app/deps.ts';
 import type { Clock } from '../../src/app/ports/clock.ts';
 import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../../src/adapters/crypto/node-crypto.ts';
+import { ZxcvbnPasswordStrength } from '../../src/adapters/crypto/zxcvbn-strength.ts';
 import type { DialectKind } from '../../src/adapters/db/dialect.ts';
 import { buildHttpApp } from '../../src/adapters/http/app.ts';
 import { createMailParser } from '../../src/adapters/mail-parse/mailparser-adapter.ts';
@@ -16,6 +17,7 @@ import type { SandboxApiRequest } from '../../src/adapters/sandbox/types.ts';
 import { openTestDatabase, type TestDatabase } from './backends.ts';
 import { ErpService } from '../../src/app/erp/erp-service.ts';
 import { MemoryErpCache } from '../../src/adapters/cache/memory-cache.ts';
+import { assertConforms } from './openapi-conformance.ts';
 
 /** A clock tests move by hand. */
 export class TestClock implements Clock {
@@ -60,11 +62,13 @@ export function makeDeps(db: TestDatabase, clock: Clock, overrides: Partial<AppD
     secretBox,
     // Real scrypt with a small cost factor: the same code path, a fraction of the time.
     hasher: new ScryptHasher({ N: 1 << 10, r: 8, p: 1, maxmem: 32 * 1024 * 1024 }),
+    passwordStrength: new ZxcvbnPasswordStrength(),
     logger: silentLogger,
     auth: { tokenTtlHours: 12, loginMaxFailures: 5, loginWindowSeconds: 900 },
     mail: {
       parser: createMailParser(),
-      mailer: new NodemailerMailer({ allowPlaintext: true, connectionTimeoutMs: 3000 }),
+      // The tests' mail servers run on 127.0.0.1 without TLS: allowed there, and only there.
+      mailer: new NodemailerMailer({ policy: new EgressPolicy(['127.0.0.1/32']), plaintextHosts: ['127.0.0.1'], connectionTimeoutMs: 3000 }),
       settings: { maxPerSenderPerWindow: 30, senderWindowSeconds: 600, retryDelaysSeconds: [60, 300], maxAttachmentBytes: 1_000_000 },
     },
     executors: testExecutorRunner(db, secretBox),
@@ -128,6 +132,8 @@ export async function startTestApp(kind: DialectKind, options: { bodyLimitBytes?
       ...(body !== undefined ? { payload: body as object } : {}),
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
+    // Every answer a suite receives must be what the OpenAPI document promises (status and body).
+    assertConforms(http, method, url, res);
     return res as LightMyRequestResponse & { json(): any };
   };
   return {

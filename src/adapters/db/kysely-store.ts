@@ -33,13 +33,14 @@ export class KyselyStore implements Store {
   readonly leases;
   readonly imapCursors;
   readonly webhookInvocations;
+  readonly multiProcess: boolean;
 
   constructor(
     private readonly handle: DatabaseHandle,
     private readonly db: Kysely<Database> = handle.db,
     private readonly inTransaction = false,
   ) {
-    this.tickets = new TicketRepo(db);
+    this.tickets = new TicketRepo(db, handle.kind);
     this.conversations = new ConversationRepo(db, handle.capabilities);
     this.activity = new ActivityRepo(db);
     this.events = new EventRepo(db, handle.kind);
@@ -58,6 +59,7 @@ export class KyselyStore implements Store {
     this.leases = new LeaseRepo(db);
     this.imapCursors = new ImapCursorRepo(db);
     this.webhookInvocations = new WebhookInvocationRepo(db);
+    this.multiProcess = handle.capabilities.multiProcess;
   }
 
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {

@@ -18,6 +18,8 @@ export interface UsersTable {
   disabled: number;
   password_hash: string | null;
   created_at: Ts;
+  session_epoch: Generated<number>;
+  key_epoch: Generated<number>;
 }
 
 export interface AccessTokensTable {
@@ -30,13 +32,14 @@ export interface AccessTokensTable {
   created_at: Ts;
   expires_at: Ts | null;
   last_used_at: Ts | null;
+  scope: string | null;
+  epoch: Generated<number>;
 }
 
-export interface LoginFailuresTable {
-  id: Generated<number>;
-  email: string;
-  ip: string;
-  at: Ts;
+export interface LoginAttemptsTable {
+  subject: string;
+  window_start: Ts;
+  count: number;
 }
 
 export interface EmailAccountsTable {
@@ -136,6 +139,15 @@ export interface InboundMessagesTable {
   outcome: string | null;
   error: string | null;
   processed_at: Ts | null;
+  client_address: string | null;
+  helo: string | null;
+  authentication: Json | null;
+}
+
+export interface MailRateCountersTable {
+  bucket: string;
+  window_start: Ts;
+  count: number;
 }
 
 export interface AttachmentsTable {
@@ -271,6 +283,19 @@ export interface ErpSearchTable {
   text: string;
 }
 
+/** SQLite: an FTS5 table, rowid = ticket id; PostgreSQL: ticket_id plus a generated tsvector. */
+export interface TicketSearchTable {
+  ticket_id: number;
+  source: string;
+  text: string;
+}
+
+/** SQLite only: (kind, record_id) → the erp_search row id, so one record's row is found by key. */
+export interface ErpSearchKeysTable {
+  kind: string;
+  record_id: string;
+}
+
 export interface NotificationsTable {
   id: Generated<number>;
   user_id: number;
@@ -312,7 +337,7 @@ export interface Database {
   webhook_invocations: WebhookInvocationsTable;
   users: UsersTable;
   access_tokens: AccessTokensTable;
-  login_failures: LoginFailuresTable;
+  login_attempts: LoginAttemptsTable;
   email_accounts: EmailAccountsTable;
   tickets: TicketsTable;
   ticket_tags: TicketTagsTable;
@@ -328,8 +353,11 @@ export interface Database {
   erp_contracts: ErpContractsTable;
   erp_customers: ErpCustomersTable;
   erp_search: ErpSearchTable;
+  erp_search_keys: ErpSearchKeysTable;
+  ticket_search: TicketSearchTable;
   secrets: SecretsTable;
   inbound_messages: InboundMessagesTable;
+  mail_rate_counters: MailRateCountersTable;
   attachments: AttachmentsTable;
   leases: LeasesTable;
   imap_cursors: ImapCursorsTable;

@@ -39,11 +39,6 @@ export function decodeCursor(cursor: string | null): Record<string, unknown> | n
   }
 }
 
-/** Escapes LIKE wildcards so user text matches literally (used with `escape '\'`). */
-export function likePattern(text: string): string {
-  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
 /** Runs a write and turns either database's unique-constraint error into DuplicateKeyError. */
 export async function uniquely<T>(target: string, write: () => Promise<T>): Promise<T> {
   try {

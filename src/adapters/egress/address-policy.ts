@@ -34,7 +34,7 @@ const bitsOf = (family: 4 | 6): number => (family === 4 ? 32 : 128);
 function parseIPv4Part(part: string): number | null {
   if (/^0x[0-9a-f]*$/.test(part)) return part.length === 2 ? 0 : Number.parseInt(part.slice(2), 16);
   if (/^0[0-7]+$/.test(part)) return Number.parseInt(part.slice(1), 8);
-  if (/^(0|[1-9][0-9]*)$/.test(part)) return Number(part);
+  if (/^(?:0|[1-9]\d*)$/.test(part)) return Number(part);
   return null;
 }
 
@@ -257,7 +257,7 @@ function parseAllowEntry(raw: string): AllowEntry {
   const name = wildcard ? lower.slice(2) : lower;
   const labels = name.split('.');
   if (!labels.every((l) => HOST_LABEL.test(l))) throw fail('not a valid host name');
-  if (/^(\d+|0x[0-9a-f]*)$/.test(labels[labels.length - 1] ?? '')) throw fail('looks like an IP address but is not one');
+  if (/^(?:\d+|0x[0-9a-f]*)$/.test(labels[labels.length - 1] ?? '')) throw fail('looks like an IP address but is not one');
   return { kind: 'host', name, wildcard };
 }
 

@@ -256,7 +256,7 @@ export class EgressClient {
       case 'UND_ERR_NOT_SUPPORTED':
         return new EgressError('invalid_request', `invalid request: ${message}`, { cause: err });
     }
-    if (code !== undefined && /^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED/.test(code)) {
+    if (code !== undefined && /^(?:ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED/.test(code)) {
       return new EgressError('tls_error', `TLS with ${ctx.host} failed (${code}): ${message}`, { cause: err });
     }
     const detail = code === undefined ? message : message.includes(code) ? code : `${code}: ${message}`;

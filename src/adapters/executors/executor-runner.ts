@@ -99,7 +99,7 @@ export class DefaultExecutorRunner implements ExecutorRunner {
     const headers: Record<string, string> = {};
     try {
       for (const [name, value] of Object.entries(executor.headers)) {
-        const keys = [...value.matchAll(/\{\{\s*secret\.([A-Za-z0-9_.-]+)\s*\}\}/g)].map((m) => m[1]!);
+        const keys = [...value.matchAll(/\{\{\s*secret\.([\w.-]+)\s*\}\}/g)].map((m) => m[1]!);
         const values = new Map<string, string>();
         for (const key of keys) {
           const v = await this.deps.secret(key).catch((err: Error) => {
@@ -194,7 +194,7 @@ export class DefaultExecutorRunner implements ExecutorRunner {
       },
     };
     const result = await this.deps.sandbox.run({
-      code: executor.code, language: executor.language, input: input ?? null, bridge,
+      code: executor.code, language: executor.language, input: input ?? null, bridge, lane: options.lane ?? 'interactive',
       ...(options.timeoutMs ? { limits: { timeoutMs: options.timeoutMs } } : {}),
     }).finally(() => runOver.abort());
     return {

@@ -10,8 +10,10 @@ import type { Registry } from 'prom-client';
 import type { AppDeps } from '../../app/deps.ts';
 import { AppError } from '../../app/errors.ts';
 import { registerAuth } from './plugins/auth.ts';
-import { registerErrorHandling } from './plugins/errors.ts';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './plugins/errors.ts';
 import { registerObservability } from './plugins/observability.ts';
+import { documentProblems, registerProblemSchema } from './problem-responses.ts';
+import { requestIdOf, requestLogSerializer } from './request-log.ts';
 import { authRoutes } from './routes/auth.ts';
 import { emailAccountRoutes, invocationRetryRoutes, webhookRoutes } from './routes/email-accounts.ts';
 import { eventRoutes, notificationRoutes, secretRoutes } from './routes/misc.ts';
@@ -35,6 +37,8 @@ export interface HttpOptions {
   trustProxy?: readonly string[];
   /** The built web UI (web/dist); without it `/` explains how to build it. */
   webRoot?: string | null;
+  /** When set, /metrics answers only `Authorization: Bearer <this>` (DESKHOOK_METRICS_TOKEN). */
+  metricsToken?: string | null;
 }
 
 const PLACEHOLDER_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>deskhook</title></head>
@@ -63,10 +67,17 @@ function registerSecurityHeaders(app: FastifyInstance): void {
 /** The HTTP API on Fastify: one plugin per resource under /api/v1, problem+json errors, OpenAPI 3.1. */
 export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    // Request log lines show the URL with its query values redacted (a token in `?token=`).
+    ...(options.logger ? { loggerInstance: options.logger.child({}, { serializers: { req: requestLogSerializer } }) as FastifyBaseLogger } : { logger: false }),
     bodyLimit: options.bodyLimitBytes,
-    requestIdHeader: 'x-request-id',
+    // x-request-id is taken only when short and plain (requestIdOf); Fastify's own use of the
+    // header would copy anything into every log line.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     ...(options.trustProxy?.length ? { trustProxy: [...options.trustProxy] } : {}),
+    // Requests refused before routing (bad bytes or bad percent-encoding in the URL) answer problem+json too.
+    clientErrorHandler,
+    frameworkErrors,
     ajv: {
       customOptions: {
         // Unknown fields are errors, not silently dropped: a typo must not look like success.
@@ -81,7 +92,8 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
   registerErrorHandling(app);
   registerSecurityHeaders(app);
   registerAuth(app, options.deps, ['/api/docs']);
-  registerObservability(app, options.registry, options.ready);
+  registerProblemSchema(app);
+  registerObservability(app, options.registry, options.ready, options.metricsToken ?? null);
 
   await app.register(swagger, {
     openapi: {
@@ -89,6 +101,9 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
       info: { title: 'deskhook API', version: options.version, description: 'Tickets, email accounts with synchronous webhooks, events and ERP data. Errors are application/problem+json with a stable `code` (docs/errors.md).' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A login token (POST /api/v1/auth/login) or an API key.' } } },
     },
+    // Shared schemas keep their $id as their name: #/components/schemas/Problem.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    transform: documentProblems,
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list' } });
   app.get('/api/openapi.json', { config: { access: 'public' }, schema: { hide: true } as Record<string, unknown> }, async () => app.swagger());

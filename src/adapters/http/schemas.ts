@@ -1,10 +1,11 @@
-import { Type, type TSchema } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import { CHANNELS, LEGITIMATION_LEVELS, TICKET_PRIORITIES, TICKET_STATUSES } from '../../domain/ticket.ts';
 import { DELIVERY_STATUSES } from '../../domain/conversation.ts';
+import { AUTH_RESULTS } from '../../domain/mail/authentication.ts';
 import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../domain/email-account.ts';
 import { HTTP_METHODS } from '../../domain/executor.ts';
 import { EVENT_TYPES } from '../../domain/event.ts';
-import { ROLES } from '../../domain/user.ts';
+import { API_KEY_SCOPES, ROLES } from '../../domain/user.ts';
 
 /** Shared API shapes. Route files add their own In/Patch schemas next to their routes. */
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -18,14 +19,24 @@ export const ErpId = Type.String({ minLength: 1, maxLength: 50 });
 export const Email = Type.String({ format: 'email', maxLength: 320 });
 export const Tag = Type.String({ minLength: 1, maxLength: 100 });
 
-export const Problem = Type.Object({
-  type: Type.String(),
+/**
+ * An error answer (application/problem+json, RFC 9457), registered once as `Problem`
+ * (#/components/schemas/Problem); every operation declares its error statuses with it
+ * (problem-responses.ts). Further members are allowed: an error may add what it concerns.
+ */
+export const ProblemSchema = Type.Object({
+  type: Type.String({ description: '`urn:deskhook:problem:<code>`' }),
   title: Type.String(),
-  status: Type.Integer(),
-  code: Type.String(),
+  status: Type.Integer({ minimum: 400, maximum: 599 }),
+  code: Type.String({ description: 'Stable; program against it (docs/errors.md lists them).' }),
   detail: Type.String(),
-  errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
-}, { additionalProperties: true });
+  errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: 'Each problem of the request with the field it concerns (dotted paths).' })),
+  hook: Type.Optional(Type.String({ description: 'webhook_aborted, webhook_failed: the hook that refused or failed.' })),
+  invocationId: Type.Optional(Nullable(Type.String({ description: 'webhook_aborted, webhook_failed: its entry in the invocation log.' }))),
+  operation: Type.Optional(Type.String({ description: 'erp_failed: the ERP operation.' })),
+}, { $id: 'Problem', title: 'Problem', additionalProperties: true });
+/** A reference to the registered Problem schema, for a route's `response`. */
+export const Problem = Type.Unsafe<Static<typeof ProblemSchema>>({ $ref: 'Problem#' });
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
@@ -39,11 +50,23 @@ export const Priority = Enum(TICKET_PRIORITIES);
 
 export const Attachment = Type.Object({ id: Type.String(), name: Type.String(), contentType: Type.String(), size: Type.Integer() });
 
+const AuthResultSchema = Enum(AUTH_RESULTS);
+export const MailAuthentication = Type.Object({
+  spf: Type.Object({ result: AuthResultSchema, domain: Nullable(Type.String()) }),
+  dkim: Type.Array(Type.Object({ result: AuthResultSchema, domain: Nullable(Type.String()), aligned: Type.Boolean() })),
+  dmarc: Type.Object({ result: AuthResultSchema, policy: Nullable(Type.String()), domain: Nullable(Type.String()) }),
+  authenticated: Type.Boolean(),
+  note: Nullable(Type.String()),
+}, { description: 'SPF, DKIM and DMARC of an inbound email, checked at intake. `authenticated`: the From domain vouches for the message (DMARC pass, or an aligned DKIM signature where the domain has no DMARC record).' });
+
 export const MessageFlags = Type.Object({
   autoReply: Type.Optional(Type.String({ description: 'Why the message counts as automatic; it never reopens a ticket and is never answered automatically.' })),
   bounce: Type.Optional(Type.Object({ originalMessageId: Nullable(Type.String()), status: Nullable(Type.String()), permanent: Type.Boolean(), recipients: Type.Array(Type.String()) })),
   parseWarnings: Type.Optional(Type.Array(Type.String())),
   spam: Type.Optional(Type.Boolean()),
+  authentication: Type.Optional(MailAuthentication),
+  replyTo: Type.Optional(Type.Array(Type.Object({ address: Type.String(), name: Type.String() }), { description: 'Reply-To of an inbound email: agent replies go there instead of From.' })),
+  duplicateMessageId: Type.Optional(Type.Boolean({ description: 'Another stored message already had this Message-ID; this one was kept as its own message.' })),
 });
 
 export const Ticket = Type.Object({
@@ -84,7 +107,7 @@ export const Warnings = Type.Optional(Type.Array(Type.Object({
 
 export const TicketWithWarnings = Type.Object({ ...Ticket.properties, warnings: Warnings });
 
-/** Every property of PRODUCT §2 a client may change. */
+/** Every ticket property a client may change (docs/product.md, the domain). */
 export const TicketPatchFields = {
   subject: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
   status: Type.Optional(Status),
@@ -156,7 +179,9 @@ export const ApiKey = Type.Object({
   userId: Type.Integer(),
   name: Type.String(),
   prefix: Type.String(),
+  scope: Enum(API_KEY_SCOPES, { description: 'read: GET requests only; agent: what an agent may; admin: all its owner may. Never more than the owner\'s role.' }),
   createdAt: DateTime,
+  expiresAt: Type.Union([DateTime, Type.Null()], { description: 'After this the key no longer works; null: it never expires.' }),
   lastUsedAt: Nullable(DateTime),
 });
 

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { ImapFlow, ImapFlowOptions } from 'imapflow';
 import type { AppDeps } from '../../app/deps.ts';
-import { acceptInbound } from '../../app/mail/accept-inbound.ts';
+import { acceptInbound, storageIsFull } from '../../app/mail/accept-inbound.ts';
 import type { ImapInbound } from '../../domain/email-account.ts';
 
 /** Where one account's mail is read from, with the password already opened. */
@@ -34,12 +34,16 @@ export function isLoopbackHost(host: string): boolean {
 /**
  * The TLS policy: `secure: true` is TLS from the first byte (port 993). `secure: false` requires
  * STARTTLS, so the password never crosses the network in clear text, except to a loopback
- * server (a local relay, a test server) where cleartext stays on the machine.
+ * server (a local relay, a test server) where cleartext stays on the machine. Which servers may be
+ * reached at all is the egress policy's decision (DESKHOOK_EGRESS_ALLOW), made by the poller.
  */
-export function imapOptions(target: ImapTarget, maxMessageBytes: number): ImapFlowOptions {
+export function imapOptions(target: ImapTarget, maxMessageBytes: number, address: string = target.host): ImapFlowOptions {
   const cleartextAllowed = !target.secure && isLoopbackHost(target.host);
+  const name = target.host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
   return {
-    host: target.host,
+    // `address` is the one the egress policy passed; the certificate is checked against the name.
+    host: address,
+    ...(isIP(name) ? {} : { servername: name }),
     port: target.port,
     secure: target.secure,
     doSTARTTLS: target.secure ? undefined : !cleartextAllowed,
@@ -99,6 +103,11 @@ export async function syncMailbox(deps: AppDeps, client: ImapFlow, account: { id
 
     for (const item of pending) {
       if (!(await hooks.keepGoing())) break;
+      // Past the storage quota the mail stays in the mailbox, the cursor where it is.
+      if (await storageIsFull(deps)) {
+        deps.logger.warn({ emailAccountId: account.id, folder }, 'mail storage quota reached; IMAP mail left in the mailbox');
+        break;
+      }
       const uid = item.uid;
       if ((item.size ?? 0) > hooks.maxMessageBytes) {
         deps.logger.warn({ emailAccountId: account.id, folder, uid, size: item.size, maxMessageBytes: hooks.maxMessageBytes }, 'IMAP message over the size limit left in the mailbox');

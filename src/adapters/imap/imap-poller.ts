@@ -3,6 +3,9 @@ import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import type { AppDeps } from '../../app/deps.ts';
 import { accountCredentials } from '../../app/email-accounts.ts';
 import type { Logger } from '../../app/ports/logger.ts';
+import { EgressPolicy } from '../egress/address-policy.ts';
+import { EgressError, type EgressLookup } from '../egress/egress-client.ts';
+import { allowedMailServerAddress } from '../egress/mail-server-address.ts';
 import { imapOptions, syncMailbox, type ImapTarget, type SyncResult } from './imap-mailbox.ts';
 
 export interface ImapPollerOptions {
@@ -15,6 +18,10 @@ export interface ImapPollerOptions {
   onAccepted?: () => void;
   /** Largest message read; larger ones stay in the mailbox (default 25 MiB, as for SMTP). */
   maxMessageBytes?: number;
+  /** Which addresses IMAP servers may have (DESKHOOK_EGRESS_ALLOW, as for HTTP); default: public ones only. */
+  policy?: EgressPolicy;
+  /** Resolves the servers' names; injectable for tests. */
+  lookup?: EgressLookup;
   /** Tests only: builds the client instead of `new ImapFlow(options)`. */
   imapFactory?: (options: ImapFlowOptions) => ImapFlow;
 }
@@ -36,6 +43,7 @@ interface Session {
 }
 
 const NOTHING = { fetched: 0, stored: 0, duplicates: 0 };
+const NO_INTERNAL_ADDRESSES = new EgressPolicy([]);
 /** Longest wait between attempts on an account that keeps failing (bad password, server down). */
 const MAX_BACKOFF_MS = 15 * 60_000;
 const LOGOUT_TIMEOUT_MS = 2_000;
@@ -250,7 +258,9 @@ export class ImapPoller {
     if (current?.connected && current.fingerprint === fingerprint && current.client.usable) return { client: current.client, reused: true };
     if (current) await this.closeSession(accountId);
 
-    const options = imapOptions(target, this.maxMessageBytes);
+    // The account's server must pass the egress policy; the checked address is the one connected to.
+    const address = await allowedMailServerAddress(this.options.policy ?? NO_INTERNAL_ADDRESSES, target.host, this.options.lookup);
+    const options = imapOptions(target, this.maxMessageBytes, address);
     const client = this.options.imapFactory ? this.options.imapFactory(options) : new ImapFlow(options);
     const session: Session = { client, fingerprint, connected: false };
     // Without an 'error' listener a dropped connection would crash the process.
@@ -299,6 +309,7 @@ function failureReason(err: unknown): string {
   const e = (err ?? {}) as { message?: string; code?: string; authenticationFailed?: boolean; mailboxMissing?: boolean; responseText?: string };
   if (e.authenticationFailed) return 'authentication failed';
   if (e.mailboxMissing) return 'folder does not exist';
+  if (err instanceof EgressError) return err.message;
   if (e.code) return e.code;
   return e.responseText ?? e.message ?? String(err);
 }

@@ -26,11 +26,24 @@ describe.skipIf(!haveCorpus)(`real messages from ${haveCorpus ? corpusDir : `${c
     expect(email.to[0]?.name).toBe('Heinz Müller');
   });
 
+  it('decodes UTF-7 (Outlook 2000): an encoded word in the subject and the body', async () => {
+    const email = await parseEmail(corpus('zbateson-mail-mime-parser/m0006.txt'));
+    expect(email.subject).toBe('Die Hasen und die Frösche (Microsoft Outlook 00)');
+    expect(email.bodyPlain).toContain('Frösche');
+    expect(email.bodyPlain).not.toMatch(/\+A[A-Za-z0-9+/]+-/);
+  });
+
+  it('decodes raw UTF-7 headers of a UTF-7 message, but never an address', async () => {
+    const email = await parseEmail(corpus('zbateson-mail-mime-parser/m1011.txt'));
+    expect(email.subject).toBe('Die Hasen und die Frösche');
+    expect(email.to).toEqual([{ address: 'mueller@example.com', name: 'Heinz Müller' }]);
+  });
+
   it('gives an HTML-only message a readable bodyPlain', async () => {
     const email = await parseEmail(corpus('nodemailer-mailparser/spam.eml'));
     expect(email.bodyHtml).toMatch(/<html|<body|<p/i);
     expect(email.bodyPlain).toContain('Im Jahre 2007 wurde er als „asozialer Penner“ beschimpft!');
-    expect(email.bodyPlain).not.toMatch(/<\/?[a-z]+[^>]*>/i);
+    expect(email.bodyPlain).not.toMatch(/<\/?[a-z][^>]*>/i);
   });
 
   it('converts HTML that sits in multipart/mixed next to an image', async () => {
@@ -131,6 +144,29 @@ describe.skipIf(!haveCorpus)(`real messages from ${haveCorpus ? corpusDir : `${c
     expect(email.parseWarnings[0]).toBe('parser failed: timed out after 1 ms');
     expect(email.subject).toBe('Kill the HTML parser');
     expect(email.bodyPlain.length).toBeGreaterThan(100_000);
+  });
+});
+
+describe('charsets old clients send', () => {
+  const message = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+
+  it('reads raw Windows-1252 bytes in headers as Windows does: 0x85 is "…", 0x80 is "€"', async () => {
+    const email = await parseEmail(message('From: =?iso-8859-1?q?J=FCrgen?= <j@example.com>\r\nTo: s@example.com\r\nSubject: Warte', [0x85], ' und zahle 5 ', [0x80],
+      '\r\nContent-Type: text/plain; charset=windows-1252\r\n\r\nDanke ', [0x93], 'sehr', [0x94], '\r\n'));
+    expect(email.subject).toBe('Warte… und zahle 5 €');
+    expect(email.from).toEqual({ address: 'j@example.com', name: 'Jürgen' });
+    expect(email.bodyPlain.trim()).toBe('Danke “sehr”');
+  });
+
+  it('reads a body declared ISO-8859-1 the way mail clients meant it (Windows-1252)', async () => {
+    const email = await parseEmail(message('From: j@example.com\r\nSubject: x\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nGr', [0xfc, 0xdf, 0x65, 0x85], '\r\n'));
+    expect(email.bodyPlain.trim()).toBe('Grüße…');
+  });
+
+  it('decodes a UTF-7 part of a multipart message', async () => {
+    const email = await parseEmail(message('From: j@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n',
+      'Content-Type: text/plain; charset="UTF-7"\r\n\r\nGr+APw-+AN8-e, Fr+APY-sche\r\n--b--\r\n'));
+    expect(email.bodyPlain.trim()).toBe('Grüße, Frösche');
   });
 });
 

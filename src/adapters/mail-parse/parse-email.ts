@@ -1,6 +1,7 @@
 // Raw RFC 5322 bytes -> InboundEmail. Never throws and never hangs: mailparser does the MIME
 // work under a deadline; when it fails, times out or finds no header section, a header-only
 // parse of the raw bytes takes over and says why in `parseWarnings`.
+import iconv from 'iconv-lite';
 import { MailParser, parseAddressHeader } from 'mailparser';
 import type { AddressObject, AttachmentStream, EmailAddress, MessageText } from 'mailparser';
 import { AUTO_REPLY_HEADER_NAMES, classifyAutoReply, detectBounce } from '../../domain/mail/auto-reply.ts';
@@ -79,7 +80,7 @@ function prepareRaw(raw: Buffer): Buffer {
 /** A message starts with a header field, possibly after blank lines; anything else is plain text. */
 function looksLikeHeaders(raw: Buffer): boolean {
   const start = raw.subarray(0, 4096).toString('latin1').replace(/^[ \t]*(\r\n|\n|\r)/, '');
-  return /^[ \t]*[!-9;-~]+[ \t]*:/.test(start);
+  return /^[ \t]*[\x21-\x39\x3b-\x7e]+[ \t]*:/.test(start);
 }
 
 function runMailparser(raw: Buffer, maxAttachmentBytes: number, timeoutMs: number, ignoreEmbedded = false): Promise<Collected> {
@@ -174,19 +175,29 @@ function fieldsFromLines(lines: ReadonlyArray<{ key: string; line: string }>): H
 
 async function fromMailparser(c: Collected, raw: Buffer, o: Required<ParseLimits>): Promise<InboundEmail> {
   const warnings: string[] = [];
-  const fields = fieldsFromLines(c.parser.headerLines || []);
+  const fields = withRawBytes(fieldsFromLines(c.parser.headerLines || []), raw);
+  if (utf7Message(raw)) {
+    c.text = fromUtf7(c.text);
+    c.html = fromUtf7(c.html);
+  }
   const charset = headerParam(fields.find((f) => f.name === 'content-type')?.value ?? '', 'charset');
   const raw1 = (name: string): string | undefined => fields.find((f) => f.name === name)?.value;
 
   // mailparser reads raw 8-bit header bytes as UTF-8, which garbles Latin-1 from old clients
   // ("Fr\uFFFDsche"); such headers are decoded here with the message charset instead.
-  const legacy = (name: string): boolean => fields.some((f) => f.name === name && isLegacy8bit(f.value));
+  // Encoded words in UTF-7 are left alone by mailparser too (see utf7Message).
+  const legacy = (name: string): boolean => fields.some((f) => f.name === name && (isLegacy8bit(f.value) || UTF7_WORD.test(f.value)));
   const parsedSubject = typeof c.parser.subject === 'string' ? c.parser.subject : '';
-  const subject = legacy('subject') ? decodeHeaderText(raw1('subject') ?? '', charset) : parsedSubject;
+  // Outlook 2000 with a UTF-7 body also writes its headers in raw UTF-7 ("Fr+APY-sche"): the
+  // subject and display names are read as UTF-7 then, never the addresses ("a+b@x" is an address).
+  const utf7Headers = charset !== null && UTF7.test(beforeStar(charset.trim()));
+  const utf7Text = (text: string): string => (utf7Headers && text.includes('+') ? iconv.decode(Buffer.from(text, 'latin1'), 'utf-7') : text);
+  const subject = utf7Text(legacy('subject') ? decodeHeaderText(raw1('subject') ?? '', charset) : parsedSubject);
   const addresses = (name: string, parsed: AddressObject | AddressObject[] | undefined): MailAddress[] => {
-    if (!legacy(name)) return flattenAddresses(parsed);
-    const values = fields.filter((f) => f.name === name).map((f) => decodeHeaderText(f.value, charset));
-    return flattenAddresses(parseAddressHeader(values));
+    const found = legacy(name)
+      ? flattenAddresses(parseAddressHeader(fields.filter((f) => f.name === name).map((f) => decodeHeaderText(f.value, charset))))
+      : flattenAddresses(parsed);
+    return utf7Headers ? found.map((a) => ({ ...a, name: utf7Text(a.name) })) : found;
   };
 
   let bodyPlain = c.text?.trim() ? c.text : '';
@@ -243,6 +254,30 @@ async function htmlToPlain(html: string, timeoutMs: number): Promise<string> {
   return htmlToPlainCrude(html);
 }
 
+/**
+ * mailparser drops 8-bit header bytes it cannot read as UTF-8 (a Windows-1252 "…", 0x85, simply
+ * vanishes). Such fields take their value from the raw header block instead, as bytes (a latin1
+ * string), for decodeHeaderText to decode with the message's charset.
+ */
+function withRawBytes(fields: HeaderField[], raw: Buffer): HeaderField[] {
+  const ends = [raw.indexOf('\r\n\r\n'), raw.indexOf('\n\n')].filter((i) => i >= 0);
+  const head = raw.subarray(0, Math.min(ends.length ? Math.min(...ends) : raw.length, 262_144));
+  if (!head.some((b) => b >= 0x80)) return fields;
+  const byName = new Map<string, string[]>();
+  for (const r of splitHeaderBlock(head.toString('latin1')).fields) {
+    const list = byName.get(r.name);
+    if (list) list.push(r.value);
+    else byName.set(r.name, [r.value]);
+  }
+  const seen = new Map<string, number>();
+  return fields.map((f) => {
+    const n = seen.get(f.name) ?? 0;
+    seen.set(f.name, n + 1);
+    const value = byName.get(f.name)?.[n];
+    return value !== undefined && isLegacy8bit(value) ? { name: f.name, value } : f;
+  });
+}
+
 function isLegacy8bit(binary: string): boolean {
   return /[\x80-\xff]/.test(binary) && strictUtf8(Buffer.from(binary, 'latin1')) === null;
 }
@@ -288,7 +323,7 @@ function assemble(p: Parts, o: Required<ParseLimits>, warnings: string[]): Inbou
   for (const id of inReplyTo.slice(1)) if (!references.includes(id)) references.push(id);
 
   const rawDate = p.fields.find((f) => f.name === 'date')?.value;
-  const parsed = rawDate ? Date.parse(rawDate.replace(/\s*\([^)]*\)\s*$/, '')) : NaN;
+  const parsed = rawDate ? Date.parse(withoutTrailingComment(rawDate)) : NaN;
   // Date.parse accepts nearly anything ("12223" is a year); outside this window it is garbage.
   const time = parsed >= EARLIEST_DATE && parsed < LATEST_DATE ? parsed : NaN;
   if (rawDate && Number.isNaN(time)) warnings.push('unparseable Date header');
@@ -399,13 +434,45 @@ function sanitise(text: string): string {
   return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
 }
 
+/**
+ * Bytes in a named charset: the WHATWG decoders first (where `latin1` and `iso-8859-1` mean
+ * Windows-1252, as mail clients meant them), then iconv-lite for what they lack (UTF-7 from
+ * Outlook, old code pages). Null for a label neither knows (x-unknown, NONE).
+ */
 function decodeCharset(bytes: Uint8Array, charset: string | null): string | null {
   if (!charset) return null;
+  const label = beforeStar(charset.trim());
+  let decoder: InstanceType<typeof TextDecoder> | null = null;
   try {
-    return new TextDecoder(charset.trim().replace(/\*.*$/, '')).decode(bytes);
+    decoder = new TextDecoder(label);
   } catch {
-    return null; // a label TextDecoder does not know (utf-7, x-unknown, NONE)
+    // a label the WHATWG set lacks: iconv-lite below
   }
+  // Node's TextDecoder reads every Windows-1252 label as ISO-8859-1, so 0x80–0x9F ("…", "€",
+  // the curly quotes) would become C1 control characters; iconv-lite maps them as Windows does.
+  if (decoder && decoder.encoding !== 'windows-1252') return decoder.decode(bytes);
+  const name = decoder ? 'windows-1252' : label;
+  return iconv.encodingExists(name) ? iconv.decode(Buffer.from(bytes), name) : null;
+}
+
+const UTF7 = /^(?:x-)?(?:unicode-1-1-)?utf-?7$/i;
+const UTF7_WORD = /=\?(?:x-)?(?:unicode-1-1-)?utf-?7(?:\*[^?]*)?\?[bq]\?/i;
+const DECLARED_CHARSET = /charset\s*=\s*"?([^"\s;]+)/gi;
+
+/**
+ * mailparser leaves UTF-7 parts undecoded on purpose (a filter looking for "<" would miss
+ * "+ADw-"); deskhook never renders mail HTML, and the text is what the agent must read, so a
+ * message whose text parts are all declared UTF-7 (Outlook 2000 and older) is decoded here.
+ * Mixed messages (a UTF-7 part beside an 8-bit one) keep mailparser's text.
+ */
+function utf7Message(raw: Buffer): boolean {
+  if (![...'uU'].some((u) => raw.includes(`${u}tf-7`) || raw.includes(`${u}TF-7`) || raw.includes(`${u}tf7`) || raw.includes(`${u}TF7`))) return false;
+  const declared = [...raw.toString('latin1').matchAll(DECLARED_CHARSET)].map((m) => (m[1] ?? '').toLowerCase());
+  return declared.some((c) => UTF7.test(c)) && declared.every((c) => UTF7.test(c) || /^(?:us-)?ascii$/.test(c));
+}
+
+function fromUtf7(text: string | null): string | null {
+  return text === null ? null : iconv.decode(Buffer.from(text, 'latin1'), 'utf-7');
 }
 
 function qpBytes(text: string): Buffer {
@@ -433,7 +500,7 @@ function decodeWords(text: string): string {
   };
   for (const m of text.matchAll(ENCODED_WORD)) {
     const between = text.slice(last, m.index);
-    const charset = (m[1] ?? '').toLowerCase().replace(/\*.*$/, '');
+    const charset = beforeStar((m[1] ?? '').toLowerCase());
     const payload = m[3] ?? '';
     const bytes = m[2]?.toLowerCase() === 'b' ? Buffer.from(payload, 'base64') : qpBytes(payload.replace(/_/g, ' '));
     // Whitespace between two encoded words is folding, not text (RFC 2047 §6.2).
@@ -462,12 +529,26 @@ function decodeBody(bytes: Buffer, charset: string | null, transferEncoding: str
   let data = bytes;
   if (encoding === 'base64') data = Buffer.from(bytes.toString('latin1'), 'base64');
   else if (encoding === 'quoted-printable') data = qpBytes(bytes.toString('latin1').replace(/=\r?\n/g, ''));
-  const declared = charset && !/^(us-)?ascii$|^utf-?8$/.test(charset) ? decodeCharset(data, charset) : null;
+  const declared = charset && !/^(?:us-)?ascii$|^utf-?8$/.test(charset) ? decodeCharset(data, charset) : null;
   const text = declared ?? strictUtf8(data) ?? decodeCharset(data, 'windows-1252') ?? data.toString('latin1');
   return text.replace(/\r\n?/g, '\n');
 }
 
 /** Last resort when html-to-text cannot be used; every pattern is linear in the input. */
+/** "Tue, 10 Mar 2026 09:14:00 +0100 (CET)" without its trailing comment; by index, so that no input backtracks. */
+function withoutTrailingComment(value: string): string {
+  const text = value.trimEnd();
+  if (!text.endsWith(')')) return text;
+  const open = text.lastIndexOf('(');
+  return open >= 0 && !text.slice(open, -1).includes(')') ? text.slice(0, open).trimEnd() : text;
+}
+
+/** A charset label without its RFC 2231 language suffix ("utf-8*de" -> "utf-8"). */
+function beforeStar(value: string): string {
+  const star = value.indexOf('*');
+  return star >= 0 ? value.slice(0, star) : value;
+}
+
 function htmlToPlainCrude(html: string): string {
   return html
     .replace(/<(script|style)\b[^<>]*>[^<]*<\/\1\s*>/gi, '')

@@ -13,6 +13,12 @@ export interface RunMessage {
   filename: string;
   inputJson: string;
   limits: SandboxLimits;
+  /**
+   * What is left of the time limit when the run leaves the queue: the limit counts from when it
+   * was queued, so a run that waited for a worker gets only the rest (a fresh worker's start-up
+   * is not charged to the run).
+   */
+  remainingMs?: number;
 }
 
 export type ReplyMessage =

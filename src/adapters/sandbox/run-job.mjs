@@ -72,7 +72,8 @@ export class SandboxRun {
    * @returns {Promise<{ result: WorkerResult, discardEngine: boolean }>}
    */
   async execute() {
-    this.#deadline = Date.now() + this.job.limits.timeoutMs;
+    // A run that waited for a worker has only what is left of its time limit (`remainingMs`).
+    this.#deadline = Date.now() + Math.min(this.job.limits.timeoutMs, this.job.remainingMs ?? Number.POSITIVE_INFINITY);
     this.guard.budget(this.job.limits);
     /** @type {WorkerResult} */
     let result;
@@ -265,7 +266,7 @@ export class SandboxRun {
     const d = described ? JSON.parse(ctx.getString(this.#own(described.value))) : { name: '', message: 'the error could not be described', stack: '', bridge: -1 };
     if (d.name === 'InternalError' && d.message === 'out of memory') return this.#memoryLimit();
     // Out of memory, QuickJS may not manage to build its error object and throws null instead.
-    if (this.guard.refused && !d.name && /^Uncaught (null|undefined)$/.test(d.message)) return this.#memoryLimit();
+    if (this.guard.refused && !d.name && /^Uncaught (?:null|undefined)$/.test(d.message)) return this.#memoryLimit();
     let message = d.name ? `${d.name}: ${d.message}` : d.message;
     if (what) message = `${what}: ${message}`;
     return new RunFailure(this.#bridgeCodes[d.bridge] ?? code, message + stackOverflowHint(d), d.stack);

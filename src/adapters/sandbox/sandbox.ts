@@ -4,7 +4,7 @@
 export { compile, CompileCache } from './compile.ts';
 export type { CompileError, CompileResult } from './compile.ts';
 export { resolveLimits, SandboxPool } from './pool.ts';
-export type { SandboxPoolOptions } from './pool.ts';
+export type { SandboxPoolOptions, SandboxPoolStats } from './pool.ts';
 export { DEFAULT_SANDBOX_LIMITS, MAX_SANDBOX_LIMITS } from './types.ts';
 export type {
   SandboxApiRequest,
@@ -15,6 +15,7 @@ export type {
   SandboxFetchRequest,
   SandboxFetchResponse,
   SandboxJob,
+  SandboxLane,
   SandboxLanguage,
   SandboxLimits,
   SandboxLogEntry,

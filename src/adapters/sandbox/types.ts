@@ -82,7 +82,8 @@ export type SandboxOwnErrorCode =
   | 'invalid_input'
   | 'bridge_error'
   | 'sandbox_crashed'
-  | 'sandbox_closed';
+  | 'sandbox_closed'
+  | 'sandbox_busy';
 
 /**
  * An uncaught error thrown by a bridge function keeps the bridge's own code (matching
@@ -116,7 +117,16 @@ export interface SandboxResult {
   logs: SandboxLogEntry[];
   /** From handing the run to a worker until its result, queueing excluded. */
   durationMs: number;
+  /** How long the run waited for a free worker (0 when one was idle). */
+  queuedMs?: number;
 }
+
+/**
+ * Which queue a job waits in. `interactive`: someone is waiting for it (a synchronous webhook, an
+ * ERP lookup); always dispatched first, and with two or more workers one worker is kept for it.
+ * `background`: test runs, event hooks.
+ */
+export type SandboxLane = 'interactive' | 'background';
 
 export interface SandboxJob {
   code: string;
@@ -124,4 +134,6 @@ export interface SandboxJob {
   input: unknown;
   limits?: Partial<SandboxLimits>;
   bridge: SandboxBridge;
+  /** Default `interactive`. */
+  lane?: SandboxLane;
 }

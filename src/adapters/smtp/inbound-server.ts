@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import type { AppDeps } from '../../app/deps.ts';
-import { acceptInbound, senderIsFlooding } from '../../app/mail/accept-inbound.ts';
+import { acceptInbound, checkInboundLimits, storageIsFull } from '../../app/mail/accept-inbound.ts';
 
 export interface SmtpInboundOptions {
   deps: AppDeps;
@@ -16,6 +17,22 @@ export interface SmtpInboundOptions {
   closeTimeoutMs?: number;
 }
 
+/**
+ * The flood-limit key of a client: its IPv4 address (also when it arrives IPv4-mapped), or the
+ * /64 prefix of an IPv6 address, since one IPv6 host typically owns a whole /64.
+ */
+export function clientKey(remoteAddress: string | undefined): string | null {
+  if (!remoteAddress) return null;
+  const a = remoteAddress.toLowerCase();
+  if (a.startsWith('::ffff:') && a.includes('.')) return a.slice(7);
+  if (!isIPv6(a)) return a;
+  const [head = '', tail] = a.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 /** An SMTP reply code with its text; smtp-server sends `responseCode` as the status. */
 function reply(code: number, message: string): Error & { responseCode: number } {
   return Object.assign(new Error(message), { responseCode: code });
@@ -23,7 +40,8 @@ function reply(code: number, message: string): Error & { responseCode: number } 
 
 /**
  * The inbound SMTP server: a thin layer over smtp-server that refuses unknown recipients (550),
- * floods (451) and oversize messages (552), and answers 250 only after the raw message is
+ * floods (451: per sender, client address and account), a full mail store (452) and oversize
+ * messages (552), and answers 250 only after the raw message is
  * committed to the database. If the commit fails the client gets 451 and keeps the message.
  */
 export function createSmtpInbound(options: SmtpInboundOptions): SMTPServer {
@@ -49,10 +67,10 @@ export function createSmtpInbound(options: SmtpInboundOptions): SMTPServer {
       (async () => {
         const account = await deps.store.emailAccounts.getByAddress(address.address.trim().toLowerCase());
         if (!account || account.inbound.type !== 'smtp') throw reply(550, `5.1.1 <${address.address}>: no such mailbox here`);
+        // `MAIL FROM:<>` (bounces, auto-replies) is counted as the null sender, not let through.
         const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        if (sender && (await senderIsFlooding(deps, account.id, sender))) {
-          throw reply(451, '4.7.1 too many messages from this sender; try again later');
-        }
+        const refusal = await checkInboundLimits(deps, { emailAccountId: account.id, sender, clientAddress: clientKey(session.remoteAddress) });
+        if (refusal) throw reply(refusal.code, refusal.text);
         accountsOf.set(session, [...(accountsOf.get(session) ?? []), account.id]);
       })().then(() => callback(), (err: Error & { responseCode?: number }) => {
         if (err.responseCode) return callback(err);
@@ -77,11 +95,19 @@ export function createSmtpInbound(options: SmtpInboundOptions): SMTPServer {
         const accounts = [...new Set(accountsOf.get(session) ?? [])];
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : null;
         const to = session.envelope.rcptTo.map((r) => r.address);
-        Promise.all(accounts.map((emailAccountId) => acceptInbound(deps, { emailAccountId, source: 'smtp', sourceKey: null, envelopeFrom: from, envelopeTo: to, raw })))
+        // SPF is checked against the connecting address and HELO when the message is processed.
+        const remote = session.remoteAddress ?? '';
+        const clientAddress = remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote || null;
+        storageIsFull(deps)
+          .then((full) => {
+            if (full) throw reply(452, '4.3.1 mail storage is full (the administrator has been told); try again later');
+            return Promise.all(accounts.map((emailAccountId) => acceptInbound(deps, { emailAccountId, source: 'smtp', sourceKey: null, envelopeFrom: from, envelopeTo: to, raw, clientAddress, helo: session.hostNameAppearsAs || null })));
+          })
           .then((stored) => {
             options.onAccepted?.();
             callback(null, `2.0.0 queued as ${stored.map((s) => s.id).join(',')}`);
-          }, (err: unknown) => {
+          }, (err: Error & { responseCode?: number }) => {
+            if (err.responseCode) return callback(err);
             deps.logger.error({ err }, 'storing an inbound email failed; the client was told to retry');
             callback(reply(451, '4.3.0 could not store the message; try again later'));
           });

@@ -1,5 +1,6 @@
-import type { User, UserRole } from '../../domain/user.ts';
+import { scopeFitsRole, type ApiKeyScope, type User, type UserRole } from '../../domain/user.ts';
 import type { AppDeps } from '../deps.ts';
+import { checkPassword } from './password-policy.ts';
 import { AppError, notFound } from '../errors.ts';
 import { DuplicateKeyError, type AccessToken, type Page, type PageRequest } from '../ports/store.ts';
 import { publish } from '../record-change.ts';
@@ -13,12 +14,12 @@ export interface CreateUserInput {
   service?: boolean;
 }
 
-export const MIN_PASSWORD_LENGTH = 10;
+export { MIN_PASSWORD_LENGTH } from '../../domain/password-policy.ts';
 
-function checkPassword(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) {
-    throw new AppError('validation_failed', `password must have at least ${MIN_PASSWORD_LENGTH} characters`, { errors: [{ field: 'password', message: 'too short' }] });
-  }
+/** What the strength estimate treats as known words: the user's own address and name. */
+function personalWords(email: string, name: string | undefined): string[] {
+  const local = email.split('@')[0] ?? '';
+  return [email, local, ...(name ? [name, ...name.split(' ').filter(Boolean)] : [])];
 }
 
 export async function createUser(deps: AppDeps, input: CreateUserInput): Promise<User> {
@@ -26,7 +27,7 @@ export async function createUser(deps: AppDeps, input: CreateUserInput): Promise
   if (!service && input.password === undefined) {
     throw new AppError('validation_failed', 'password is required for users who log in', { errors: [{ field: 'password', message: 'required' }] });
   }
-  if (input.password !== undefined) checkPassword(input.password);
+  if (input.password !== undefined && !service) await checkPassword(deps, input.password, personalWords(input.email, input.name));
   const passwordHash = input.password !== undefined && !service ? await deps.hasher.hash(input.password) : null;
   try {
     return await deps.store.transaction(async (tx) => {
@@ -43,14 +44,21 @@ export async function createUser(deps: AppDeps, input: CreateUserInput): Promise
   }
 }
 
-export async function updateUser(deps: AppDeps, id: number, fields: { name?: string; role?: UserRole; disabled?: boolean; password?: string }): Promise<User> {
+/**
+ * Changes a user. Their sessions end when the password, the role or the account's state changes
+ * (`keepSession`: the caller's own session, kept when they change their own password); disabling
+ * also ends their API keys for good, so enabling again revives neither.
+ */
+export async function updateUser(
+  deps: AppDeps, id: number, fields: { name?: string; role?: UserRole; disabled?: boolean; password?: string }, options: { keepSession?: number | null } = {},
+): Promise<User> {
   const user = await deps.store.users.get(id);
   if (!user) throw notFound('user', id);
   const demotes = user.role === 'admin' && !user.disabled && (fields.role === 'agent' || fields.disabled === true);
   if (demotes && (await deps.store.users.countAdmins()) <= 1) {
     throw new AppError('conflict', 'the last active admin cannot be demoted or disabled');
   }
-  if (fields.password !== undefined) checkPassword(fields.password);
+  if (fields.password !== undefined) await checkPassword(deps, fields.password, personalWords(user.email, fields.name ?? user.name));
   const passwordHash = fields.password !== undefined ? await deps.hasher.hash(fields.password) : undefined;
   return deps.store.transaction(async (tx) => {
     const updated = (await tx.users.update(id, {
@@ -59,6 +67,10 @@ export async function updateUser(deps: AppDeps, id: number, fields: { name?: str
       ...(fields.disabled !== undefined ? { disabled: fields.disabled } : {}),
       ...(passwordHash !== undefined ? { passwordHash } : {}),
     }))!;
+    const disabling = fields.disabled === true;
+    if (updated.role !== user.role || updated.disabled !== user.disabled || disabling) await tx.tokens.revokeSessions(id, null);
+    else if (passwordHash !== undefined) await tx.tokens.revokeSessions(id, options.keepSession ?? null);
+    if (disabling) await tx.tokens.revokeApiKeys(id);
     if (!updated.service) {
       // Users are never deleted (their history stays attributed); deactivating one is its ProfileDeleted.
       const type = !user.disabled && updated.disabled ? 'ProfileDeleted' : 'ProfileUpdated';
@@ -94,18 +106,47 @@ export async function bootstrapAdmin(deps: AppDeps, email: string | null, passwo
   }
 }
 
-export async function createApiKey(deps: AppDeps, userId: number, name: string): Promise<{ key: string; apiKey: AccessToken }> {
-  const user = await deps.store.users.get(userId);
-  if (!user) throw new AppError('validation_failed', `user ${userId} does not exist`, { errors: [{ field: 'userId', message: 'no such user' }] });
-  const key = deps.ids.token('dhk_');
-  const apiKey = await deps.store.tokens.insert({
-    userId, kind: 'apiKey', name, prefix: key.slice(0, 10), digest: deps.ids.digest(key), createdAt: deps.clock.now().toISOString(), expiresAt: null,
-  });
-  return { key, apiKey };
+/** An API key as listed: always with its scope. */
+export type ApiKey = AccessToken & { scope: ApiKeyScope };
+
+function asApiKey(t: AccessToken): ApiKey {
+  return { ...t, scope: t.scope ?? 'agent' };
 }
 
-export async function listApiKeys(deps: AppDeps, userId: number | null, page: PageRequest): Promise<Page<AccessToken>> {
-  return deps.store.tokens.listApiKeys(userId, page);
+export interface ApiKeyOptions {
+  /** Default: what the owner's role allows (agent or admin). */
+  scope?: ApiKeyScope;
+  /** ISO date-time after which the key no longer works; never when left out. */
+  expiresAt?: string | null;
+}
+
+export async function createApiKey(deps: AppDeps, userId: number, name: string, options: ApiKeyOptions = {}): Promise<{ key: string; apiKey: ApiKey }> {
+  const user = await deps.store.users.getRecord(userId);
+  if (!user) throw new AppError('validation_failed', `user ${userId} does not exist`, { errors: [{ field: 'userId', message: 'no such user' }] });
+  if (user.disabled) throw new AppError('validation_failed', `user ${userId} is disabled`, { errors: [{ field: 'userId', message: 'disabled' }] });
+  const scope = options.scope ?? user.role;
+  if (!scopeFitsRole(scope, user.role)) {
+    throw new AppError('validation_failed', `a key cannot do more than its owner: ${user.email} is an ${user.role}`, { errors: [{ field: 'scope', message: `exceeds the owner's role (${user.role})` }] });
+  }
+  const now = deps.clock.now();
+  let expiresAt: string | null = null;
+  if (options.expiresAt) {
+    const at = Date.parse(options.expiresAt);
+    if (!Number.isFinite(at) || at <= now.getTime()) {
+      throw new AppError('validation_failed', 'expiresAt must be a date-time in the future', { errors: [{ field: 'expiresAt', message: 'not in the future' }] });
+    }
+    expiresAt = new Date(at).toISOString();
+  }
+  const key = deps.ids.token('dhk_');
+  const apiKey = await deps.store.tokens.insert({
+    userId, kind: 'apiKey', name, prefix: key.slice(0, 10), digest: deps.ids.digest(key), createdAt: now.toISOString(), expiresAt, scope, epoch: user.keyEpoch,
+  });
+  return { key, apiKey: asApiKey(apiKey) };
+}
+
+export async function listApiKeys(deps: AppDeps, userId: number | null, page: PageRequest): Promise<Page<ApiKey>> {
+  const listed = await deps.store.tokens.listApiKeys(userId, page);
+  return { ...listed, items: listed.items.map(asApiKey) };
 }
 
 export async function revokeApiKey(deps: AppDeps, id: number): Promise<void> {
@@ -133,6 +174,8 @@ export async function customCodeToken(deps: AppDeps): Promise<{ token: string; e
   const now = deps.clock.now();
   const token = deps.ids.token('dhs_');
   const expiresAt = new Date(now.getTime() + 3_600_000).toISOString();
-  await deps.store.tokens.insert({ userId: user!.id, kind: 'session', name: 'custom code', prefix: token.slice(0, 8), digest: deps.ids.digest(token), createdAt: now.toISOString(), expiresAt });
+  await deps.store.tokens.insert({
+    userId: user!.id, kind: 'session', name: 'custom code', prefix: token.slice(0, 8), digest: deps.ids.digest(token), createdAt: now.toISOString(), expiresAt, epoch: user!.sessionEpoch,
+  });
   return { token, expiresAt };
 }

@@ -1,9 +1,10 @@
-import { htmlToPlain, type Conversation } from '../../domain/conversation.ts';
-import { outboundThreadingHeaders } from '../../domain/mail/threading.ts';
+import { htmlToPlain, replyAddresses, type Conversation } from '../../domain/conversation.ts';
+import { outboundThreadingHeaders, parentReferences } from '../../domain/mail/threading.ts';
 import { actorUserId, type Actor } from '../../domain/user.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
 import { publish } from '../record-change.ts';
+import { subjectTokenMac } from '../mail/subject-token.ts';
 
 export interface AgentMessageInput {
   /** `out`: an email to the customer; `internal`: a note only agents see. */
@@ -40,7 +41,8 @@ async function tryAdd(deps: AppDeps, ticketId: number, input: AgentMessageInput,
       const ticket = await tx.tickets.get(ticketId);
       if (!ticket) throw notFound('ticket', ticketId);
       const outbound = input.direction === 'out';
-      const to = outbound ? (input.to?.length ? input.to : ticket.from ? [ticket.from] : []) : [];
+      // By default the customer's Reply-To (RFC 5322 §3.6.2), else From.
+      const to = outbound ? (input.to?.length ? input.to : replyAddresses(ticket.from, ticket.fromName, ticket.flags).map((a) => a.address)) : [];
       if (outbound && to.length === 0) {
         throw new AppError('validation_failed', 'the ticket has no customer address; give `to`', { errors: [{ field: 'to', message: 'required for this ticket' }] });
       }
@@ -49,11 +51,11 @@ async function tryAdd(deps: AppDeps, ticketId: number, input: AgentMessageInput,
         fromEmail = (await tx.emailAccounts.get(ticket.emailAccountId))?.account.address ?? null;
       }
       // Outbound mail gets its Message-ID now, so retries resend the same message and customer
-      // replies from any client thread back (In-Reply-To, References, and the [#id] token).
+      // replies from any client thread back (In-Reply-To, References, and the keyed [#id-digest] token).
       const threading = outbound
         ? outboundThreadingHeaders({
-          ticketId, domain: fromEmail ?? 'deskhook.invalid', previousMessageIds: await tx.conversations.threadMessageIds(ticketId),
-          subject: input.subject ?? `Re: ${ticket.subject}`, nonce: deps.ids.token(''),
+          ticketId, domain: fromEmail ?? 'deskhook.invalid', previousMessageIds: parentReferences(await tx.conversations.threadParent(ticketId)),
+          subject: input.subject ?? `Re: ${ticket.subject}`, nonce: deps.ids.token(''), tokenMac: subjectTokenMac(deps, ticketId),
         })
         : null;
       const subject = threading?.subject ?? input.subject ?? '';

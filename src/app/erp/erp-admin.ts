@@ -72,15 +72,26 @@ export interface ImportResult {
   customers: number;
 }
 
+/** Lines checked, and records written in one transaction, between two turns of the event loop. */
+const IMPORT_CHUNK = 250;
+
+/** Lets timers, sockets and other requests run before the next chunk of a long job. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * Bulk import: one JSON object per line, `{"type": "contract"|"customer", ...record}`. All lines
  * are checked first; if one is wrong nothing is written and the error names its line and field.
+ * Then the records are written in transactions of IMPORT_CHUNK, yielding between them, so that an
+ * import of 100k records neither holds the database's writer nor the event loop (the API, SMTP
+ * and the delivery worker share the process) for more than a few milliseconds at a time. A
+ * database failure while writing leaves the chunks before it written; records are upserted by id,
+ * so running the same import again completes it.
  */
 export async function importLocalRecords(deps: AppDeps, erp: ErpService, text: string): Promise<ImportResult> {
-  const contracts: Contract[] = [];
-  const customers: Customer[] = [];
+  const records: Array<{ kind: 'contract'; value: Contract } | { kind: 'customer'; value: Customer }> = [];
   const lines = text.split(/\r?\n/);
   for (const [i, line] of lines.entries()) {
+    if (i % IMPORT_CHUNK === IMPORT_CHUNK - 1) await nextTurn();
     if (!line.trim()) continue;
     let value: unknown;
     try {
@@ -92,20 +103,24 @@ export async function importLocalRecords(deps: AppDeps, erp: ErpService, text: s
     if (type === 'contract') {
       const checked = checkContract(record);
       if (!checked.ok) throw invalidRecord(checked.message, i + 1);
-      contracts.push(checked.value);
+      records.push({ kind: 'contract', value: checked.value });
     } else if (type === 'customer') {
       const checked = checkCustomer(record);
       if (!checked.ok) throw invalidRecord(checked.message, i + 1);
-      customers.push(checked.value);
+      records.push({ kind: 'customer', value: checked.value });
     } else {
       throw invalidRecord('type must be "contract" or "customer"', i + 1);
     }
   }
   const at = deps.clock.now().toISOString();
-  await deps.store.transaction(async (tx) => {
-    for (const c of contracts) await tx.erp.putContract(c, at);
-    for (const c of customers) await tx.erp.putCustomer(c, at);
-  });
+  for (let start = 0; start < records.length; start += IMPORT_CHUNK) {
+    const chunk = records.slice(start, start + IMPORT_CHUNK);
+    const contracts = chunk.flatMap((r) => (r.kind === 'contract' ? [r.value] : []));
+    const customers = chunk.flatMap((r) => (r.kind === 'customer' ? [r.value] : []));
+    await deps.store.transaction((tx) => tx.erp.putMany(contracts, customers, at));
+    await nextTurn();
+  }
+  const contracts = records.filter((r) => r.kind === 'contract').length;
   await erp.clearCache();
-  return { contracts: contracts.length, customers: customers.length };
+  return { contracts, customers: records.length - contracts };
 }

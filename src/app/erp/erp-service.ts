@@ -119,7 +119,18 @@ export class ErpService {
     this.settingsTimer.unref();
   }
 
-  async contractById(contractId: string, options: LookupOptions = {}): Promise<Lookup<Contract | null>> {
+  /**
+   * A contract by id. A fresh answer in the in-process cache is returned without awaiting
+   * anything (recognition and the ticket panel look contracts up per email and per view; this is
+   * their hot path); everything else goes through the settings, the cache adapter and the ERP.
+   */
+  contractById(contractId: string, options: LookupOptions = {}): Promise<Lookup<Contract | null>> {
+    const hit = options.refresh ? undefined : this.peekContract(contractId);
+    if (hit !== undefined) return Promise.resolve({ value: hit, source: 'cache', stale: false, cached: true, operation: 'contractById', durationMs: 0 });
+    return this.lookupContract(contractId, options);
+  }
+
+  private async lookupContract(contractId: string, options: LookupOptions): Promise<Lookup<Contract | null>> {
     const settings = await this.currentSettings();
     if (settings.mode === 'local') return this.local('contractById', () => this.deps.store.erp.getContract(contractId));
     return this.live<Contract | null>(settings, 'contractById', { contractId }, options);

@@ -99,7 +99,7 @@ export async function attemptDelivery(deps: AppDeps, claimed: ClaimedDelivery, t
     secrets = null;
   }
   const run: ExecutorRun = secrets
-    ? await deps.executors.run(hook.executor, envelopeOf(event), { timeoutMs: settings.timeoutMs, signing: { id: event.id, secrets }, cacheScope: `eventHook:${hook.id}` })
+    ? await deps.executors.run(hook.executor, envelopeOf(event), { timeoutMs: settings.timeoutMs, signing: { id: event.id, secrets }, cacheScope: `eventHook:${hook.id}`, lane: 'background' })
     : {
       ok: false, status: null, logs: [], durationMs: 0,
       error: { code: 'secret_unavailable', message: 'the hook\'s signing secret cannot be opened with this process\'s secret key' },

@@ -1,6 +1,9 @@
 import type { AttachmentRef, MessageFlags } from '../../domain/conversation.ts';
 import type { InboundEmail } from '../../domain/mail/inbound-email.ts';
+import { uncheckedAuthentication, type MailAuthentication } from '../../domain/mail/authentication.ts';
 import { decideThread, threadLookupKeys } from '../../domain/mail/threading.ts';
+import { judgeRedelivery, redeliveryContent } from '../../domain/mail/redelivery.ts';
+import { keyedTokenTickets } from './subject-token.ts';
 import { applyTicketPatch, reopensOnCustomerReply, type Ticket, type TicketDiff } from '../../domain/ticket.ts';
 import { fireInboundHook, fireSystemTicketUpdate } from '../webhooks/notify-only-hooks.ts';
 import type { Actor } from '../../domain/user.ts';
@@ -27,6 +30,7 @@ function flagsOf(email: InboundEmail): MessageFlags {
   if (email.autoReply.auto) flags.autoReply = email.autoReply.reason ?? 'automatic message';
   if (email.bounce) flags.bounce = { originalMessageId: email.bounce.originalMessageId, status: email.bounce.status, permanent: email.bounce.permanent, recipients: email.bounce.recipients };
   if (email.parseWarnings.length) flags.parseWarnings = email.parseWarnings;
+  if (email.replyTo.length) flags.replyTo = email.replyTo;
   return flags;
 }
 
@@ -50,21 +54,41 @@ function attachmentsOf(deps: AppDeps, email: InboundEmail, ticketId: number, con
 export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promise<IngestResult> {
   const email = await deps.mail.parser.parse(record.raw);
   const keys = threadLookupKeys(email);
-  const own = email.messageId ? [email.messageId] : [];
-  const known = await deps.store.conversations.ticketsByMessageId([...own, ...keys.messageIds]);
-  const participants = await deps.store.conversations.participants(keys.subjectTicketIds);
   const now = deps.clock.now();
   const at = now.toISOString();
-  const flags = flagsOf(email);
-  const auto = email.autoReply.auto;
+  const contentHash = deps.ids.digest(redeliveryContent(record.raw.toString('latin1')));
 
-  // The same message delivered twice (a retried SMTP session, Cc to two of our addresses).
-  const seen = email.messageId ? known.get(email.messageId) : undefined;
-  if (seen !== undefined) {
-    return finish(deps, record, { outcome: 'duplicate', ticketId: seen, conversationId: null });
+  // The same message delivered again (a retried SMTP session, a Cc to two of our addresses) is
+  // dropped; another message that reuses a known Message-ID is kept as its own (docs/email.md).
+  let reusedId = false;
+  if (email.messageId) {
+    const earlier = await deps.store.conversations.messagesWithId(email.messageId);
+    // Our own Message-IDs are unique: an inbound copy of one is our message coming back.
+    const ours = earlier.find((m) => m.direction === 'out');
+    const verdict = ours
+      ? { kind: 'redelivery' as const, rule: 'own-outbound-message', match: ours }
+      : judgeRedelivery({ from: email.from?.address ?? record.envelopeFrom, contentHash, at }, earlier);
+    if (verdict.kind === 'redelivery') {
+      const { match, rule } = verdict;
+      deps.logger.info({ messageId: email.messageId, inboundId: record.id, ticketId: match.ticketId, conversationId: match.conversationId, rule }, `duplicate delivery of <${email.messageId}> dropped`);
+      return finish(deps, record, { outcome: 'duplicate', ticketId: match.ticketId, conversationId: match.conversationId });
+    }
+    reusedId = verdict.reusedId;
+    if (reusedId) {
+      deps.logger.info({ messageId: email.messageId, inboundId: record.id, earlier: earlier.map((m) => ({ ticketId: m.ticketId, conversationId: m.conversationId })) }, `Message-ID <${email.messageId}> reused by a different message; stored as its own message`);
+    }
   }
 
-  let decision = decideThread(email, { knownMessages: known, participants });
+  const known = await deps.store.conversations.ticketsByMessageId(keys.messageIds);
+  const participants = await deps.store.conversations.participants(keys.subjectTicketIds);
+  const authentication = await authenticationOf(deps, record);
+  const flags: MessageFlags = { ...flagsOf(email), authentication, contentHash, ...(reusedId ? { duplicateMessageId: true } : {}) };
+  const auto = email.autoReply.auto;
+
+  // A bare or forged token threads only for a sender SPF/DKIM/DMARC vouch for (domain/mail/threading.ts).
+  let decision = decideThread(email, {
+    knownMessages: known, participants, keyedTokens: keyedTokenTickets(deps, email.subject), senderAuthenticated: authentication.authenticated,
+  });
   let bouncedConversation = null;
   if (email.bounce?.originalMessageId) {
     bouncedConversation = await deps.store.conversations.getByMessageId(email.bounce.originalMessageId);
@@ -84,7 +108,7 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
         body: email.bodyHtml ?? email.bodyPlain,
         bodyPlain: email.bodyPlain,
         tags: auto ? [email.bounce ? 'bounce' : 'auto-reply'] : [],
-      }, now, { messageId: email.messageId, attachments: [], flags });
+      }, now, { messageId: email.messageId, attachments: [], flags: { ...flags, ...openingThreading(email) } });
       const ticket = await insertTicket(tx, deps, { ...draft, lastCustomerMessageAt: auto ? null : at }, CUSTOMER);
       const { rows, refs } = attachmentsOf(deps, email, ticket.id, null, at);
       await tx.attachments.insert(rows);
@@ -124,7 +148,7 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
       await recognizeTicket(deps, result.ticketId).catch((err: unknown) => deps.logger.error({ err, ticketId: result.ticketId }, 'customer recognition failed'));
     }
     // Every incoming email reaches the hook, automatic ones too (flagged `automatic` in its input).
-    await fireInboundHook(deps, result.ticketId, result.conversationId, email).catch((err: unknown) => deps.logger.error({ err, ticketId: result.ticketId }, 'inbound webhook failed to run'));
+    await fireInboundHook(deps, result.ticketId, result.conversationId, email, authentication).catch((err: unknown) => deps.logger.error({ err, ticketId: result.ticketId }, 'inbound webhook failed to run'));
     if (change.reopened) await fireSystemTicketUpdate(deps, change.reopened.ticket, change.reopened.diff).catch((err: unknown) => deps.logger.error({ err }, 'ticketUpdates webhook failed to run'));
   }
   if (bouncedConversation?.agentId && email.bounce?.permanent) {
@@ -133,7 +157,15 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
       message: `your email on ticket ${bouncedConversation.ticketId} bounced: ${email.bounce.status ?? 'permanent failure'}`,
     });
   }
-  return finish(deps, record, result);
+  return finish(deps, record, result, authentication);
+}
+
+/** The opening email's own threading headers, kept for the References of our replies (RFC 5322 §3.6.4). */
+function openingThreading(email: InboundEmail): Pick<MessageFlags, 'inReplyTo' | 'references'> {
+  return {
+    ...(email.inReplyTo ? { inReplyTo: email.inReplyTo } : {}),
+    ...(email.references.length ? { references: email.references } : {}),
+  };
 }
 
 /** An agent changed the ticket while its reply was being stored: the whole ingestion is run again at once. */
@@ -164,9 +196,16 @@ async function touchTicket(tx: Store, deps: AppDeps, ticket: Ticket, o: { auto: 
   return { ticket: next, diff };
 }
 
-async function finish(deps: AppDeps, record: InboundRecord, result: IngestResult): Promise<IngestResult> {
-  await deps.store.inbound.complete(record.id, { ...result, at: deps.clock.now().toISOString() });
+async function finish(deps: AppDeps, record: InboundRecord, result: IngestResult, authentication?: MailAuthentication): Promise<IngestResult> {
+  await deps.store.inbound.complete(record.id, { ...result, at: deps.clock.now().toISOString(), authentication: authentication ?? null });
   return result;
+}
+
+/** SPF/DKIM/DMARC of a stored message; the verifier keeps to its time budget and never throws. */
+async function authenticationOf(deps: AppDeps, record: InboundRecord): Promise<MailAuthentication> {
+  const verifier = deps.mail.authenticator;
+  if (!verifier) return uncheckedAuthentication('verification is off (DESKHOOK_MAIL_AUTH=off)');
+  return verifier.verify(record.raw, { clientAddress: record.clientAddress ?? null, helo: record.helo ?? null, envelopeFrom: record.envelopeFrom });
 }
 
 /**

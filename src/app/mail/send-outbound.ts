@@ -1,4 +1,6 @@
-import type { Conversation } from '../../domain/conversation.ts';
+import { replyAddresses, type Conversation } from '../../domain/conversation.ts';
+import { addressKey } from '../../domain/mail/inbound-email.ts';
+import type { Ticket } from '../../domain/ticket.ts';
 import { LOOP_HEADER } from '../../domain/mail/auto-reply.ts';
 import type { AppDeps } from '../deps.ts';
 import { accountCredentials } from '../email-accounts.ts';
@@ -46,7 +48,7 @@ async function sendOne(deps: AppDeps, c: Conversation): Promise<SendOutcome> {
     { host: outbound.host, port: outbound.port, secure: outbound.secure, user: outbound.user, password: creds.smtpPassword },
     {
       from: { name: outbound.senderName, address: account.address },
-      to: c.toEmail, cc: c.ccEmails, subject: c.subject, text: c.bodyPlain,
+      to: withNames(c.toEmail, ticket), cc: c.ccEmails, subject: c.subject, text: c.bodyPlain,
       html: c.body !== c.bodyPlain ? c.body : null,
       messageId: c.messageId ?? `dh.${c.ticketId}.${c.id}@${account.address.split('@')[1] ?? 'deskhook.invalid'}`,
       inReplyTo: c.inReplyTo, references: c.references,
@@ -67,6 +69,15 @@ async function sendOne(deps: AppDeps, c: Conversation): Promise<SendOutcome> {
   await deps.store.conversations.recordDelivery(c.id, { status: 'queued', error: result.message, attempts, nextAttemptAt: next });
   deps.logger.warn({ conversationId: c.id, attempts, next, error: result.message }, 'outbound email failed; will retry');
   return { conversationId: c.id, status: 'retry', error: result.message };
+}
+
+/** The recipients with the display names the ticket knows for them (its From and Reply-To). */
+function withNames(addresses: readonly string[], ticket: Ticket): Array<{ name: string | null; address: string }> {
+  const names = new Map<string, string>();
+  for (const a of [...replyAddresses(ticket.from, ticket.fromName, {}), ...(ticket.flags.replyTo ?? [])]) {
+    if (a.name.trim() !== '') names.set(addressKey(a.address), a.name.trim());
+  }
+  return addresses.map((address) => ({ name: names.get(addressKey(address)) ?? null, address }));
 }
 
 async function attemptsOf(deps: AppDeps, c: Conversation): Promise<number> {

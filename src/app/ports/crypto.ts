@@ -2,6 +2,11 @@
 export interface SecretBox {
   seal(plain: string): string;
   open(sealed: string): string;
+  /**
+   * A short keyed digest (8 characters of base32) of `value` under a key derived from the
+   * instance secret for `purpose`: what makes a ticket's subject token unguessable.
+   */
+  keyedDigest(purpose: string, value: string): string;
 }
 
 export interface PasswordHasher {

@@ -4,7 +4,7 @@ import type { Executor } from '../../domain/executor.ts';
 export type ExecutorErrorCode =
   | 'timeout' | 'memory_limit' | 'syntax_error' | 'runtime_error' | 'output_too_large' | 'invalid_output'
   | 'egress_refused' | 'connection_error' | 'tls_error' | 'invalid_url' | 'response_too_large'
-  | 'http_status' | 'invalid_json' | 'secret_missing' | 'sandbox_crashed' | 'sandbox_closed' | (string & {});
+  | 'http_status' | 'invalid_json' | 'secret_missing' | 'sandbox_crashed' | 'sandbox_closed' | 'sandbox_busy' | (string & {});
 
 export interface ExecutorError {
   code: ExecutorErrorCode;
@@ -51,6 +51,12 @@ export interface ExecutorRunOptions {
   traceparent?: string;
   /** Scope of `ctx.cache`: each executor has its own. */
   cacheScope?: string;
+  /**
+   * `interactive` (default): someone is waiting for the answer, e.g. a synchronous webhook; such
+   * runs get a worker before `background` ones (test runs, event hooks). `timeoutMs` includes the
+   * time a run waits for a worker.
+   */
+  lane?: 'interactive' | 'background';
 }
 
 /** Runs what a webhook, an event hook or an ERP operation is configured with. */

@@ -15,7 +15,8 @@ export interface SmtpTransport {
 
 export interface OutboundMail {
   from: { name: string | null; address: string };
-  to: string[];
+  /** Bare addresses, or with the display name when it is known (`"Erika Mustermann" <erika@example.com>`). */
+  to: Array<string | { name: string | null; address: string }>;
   cc: string[];
   subject: string;
   text: string;

@@ -1,12 +1,14 @@
 import type { ActivityEntry, NewActivity } from '../../domain/activity.ts';
 import type { Conversation, DeliveryStatus } from '../../domain/conversation.ts';
 import type { EmailAccount } from '../../domain/email-account.ts';
+import type { MailAuthentication } from '../../domain/mail/authentication.ts';
+import type { ThreadParent } from '../../domain/mail/threading.ts';
 import type { DomainEvent, EventType } from '../../domain/event.ts';
 import type { Characteristics, Contract, Customer } from '../../domain/erp.ts';
 import type { AttemptOutcome, DeliveryStatus as EventDeliveryStatus, DisabledReason, EventHook } from '../../domain/event-hook.ts';
 import type { NewNotification, Notification } from '../../domain/notification.ts';
 import type { Ticket, TicketPriority, TicketStatus } from '../../domain/ticket.ts';
-import type { User } from '../../domain/user.ts';
+import type { ApiKeyScope, User } from '../../domain/user.ts';
 
 export interface PageRequest {
   limit: number;
@@ -50,6 +52,17 @@ export interface TicketStore {
 
 export type NewConversation = Omit<Conversation, 'id'>;
 
+/** One stored message with a given Message-ID (see `messagesWithId`). */
+export interface StoredMessageId {
+  ticketId: number;
+  /** null for the email that opened the ticket. */
+  conversationId: number | null;
+  direction: 'in' | 'out';
+  from: string | null;
+  at: string;
+  contentHash: string | null;
+}
+
 export interface ConversationStore {
   insert(conversation: NewConversation): Promise<Conversation>;
   get(id: number): Promise<Conversation | null>;
@@ -61,6 +74,10 @@ export interface ConversationStore {
   participants(ticketIds: number[]): Promise<Map<number, string[]>>;
   /** Message-IDs of a ticket's thread, oldest first (for References). */
   threadMessageIds(ticketId: number): Promise<string[]>;
+  /** The newest message of a ticket's thread with a Message-ID (in or out, else the opening email): what a reply answers. */
+  threadParent(ticketId: number): Promise<ThreadParent | null>;
+  /** Every stored message carrying this Message-ID, oldest first: tickets' opening emails and conversations. */
+  messagesWithId(messageId: string): Promise<StoredMessageId[]>;
   getByMessageId(messageId: string): Promise<Conversation | null>;
   setAttachments(id: number, attachments: Conversation['attachments']): Promise<void>;
   deliveryAttempts(id: number): Promise<number | null>;
@@ -94,6 +111,9 @@ export interface InboundRecord {
   conversationId: number | null;
   outcome: string | null;
   error: string | null;
+  /** The SMTP client's address and HELO name (SPF needs them); null for IMAP. */
+  clientAddress?: string | null;
+  helo?: string | null;
 }
 
 export interface InboundStore {
@@ -102,10 +122,20 @@ export interface InboundStore {
   get(id: number): Promise<InboundRecord | null>;
   /** Received messages not leased by another worker, oldest first, leased until `lockUntil`. */
   claim(now: string, lockUntil: string, limit: number): Promise<InboundRecord[]>;
-  complete(id: number, result: { ticketId: number | null; conversationId: number | null; outcome: string; at: string }): Promise<void>;
+  complete(id: number, result: { ticketId: number | null; conversationId: number | null; outcome: string; at: string; authentication?: MailAuthentication | null }): Promise<void>;
   /** Records a failed attempt; unless final, the message is due again at `retryAt` (its lease shortened to then). */
   fail(id: number, error: string, final: boolean, retryAt?: string): Promise<void>;
   countFromSender(emailAccountId: number, sender: string, since: string): Promise<number>;
+  /**
+   * Counts one message against each bucket's fixed window starting at `windowStart`, in order,
+   * with an atomic increment that every process shares; stops at the first bucket already at its
+   * limit and returns it (that bucket is not raised), or null when all were under their limits.
+   */
+  hitLimits(buckets: ReadonlyArray<{ bucket: string; limit: number }>, windowStart: string): Promise<string | null>;
+  /** Drops counters of windows that started before `before`. */
+  pruneLimits(before: string): Promise<void>;
+  /** Bytes of every raw message stored. */
+  storedBytes(): Promise<number>;
 }
 
 export interface StoredAttachment {
@@ -182,12 +212,16 @@ export interface EventStore {
 
 export interface UserRecord extends User {
   passwordHash: string | null;
+  /** Sessions and API keys are valid only while their epoch equals these; revoking bumps them. */
+  sessionEpoch: number;
+  keyEpoch: number;
 }
 
 export interface UserStore {
-  insert(user: Omit<UserRecord, 'id' | 'createdAt'> & { createdAt: string }): Promise<User>;
+  insert(user: Omit<UserRecord, 'id' | 'createdAt' | 'sessionEpoch' | 'keyEpoch'> & { createdAt: string }): Promise<User>;
   get(id: number): Promise<User | null>;
   getByEmail(email: string): Promise<UserRecord | null>;
+  getRecord(id: number): Promise<UserRecord | null>;
   list(page: PageRequest): Promise<Page<User>>;
   update(id: number, fields: Partial<Pick<UserRecord, 'name' | 'role' | 'disabled' | 'passwordHash'>>): Promise<User | null>;
   count(): Promise<number>;
@@ -206,12 +240,22 @@ export interface AccessToken {
   createdAt: string;
   expiresAt: string | null;
   lastUsedAt: string | null;
+  /** What an API key may do; null for sessions. */
+  scope: ApiKeyScope | null;
 }
 
 export interface TokenStore {
-  insert(token: Omit<AccessToken, 'id' | 'lastUsedAt'> & { digest: string }): Promise<AccessToken>;
+  /**
+   * `epoch`: the owner's session or key epoch as read before the credentials were checked
+   * (0, a new user's, when left out); a token whose epoch is behind its owner's never works.
+   */
+  insert(token: Omit<AccessToken, 'id' | 'lastUsedAt' | 'scope'> & { digest: string; epoch?: number; scope?: ApiKeyScope | null }): Promise<AccessToken>;
   /** The token with this digest and its user, if neither expired, revoked nor disabled. */
   findActive(digest: string, now: string): Promise<{ token: AccessToken; user: User } | null>;
+  /** Ends the user's sessions (but `keep`, if given): bumps the session epoch and deletes them. */
+  revokeSessions(userId: number, keep: number | null): Promise<void>;
+  /** Ends the user's API keys: bumps the key epoch and deletes them. */
+  revokeApiKeys(userId: number): Promise<void>;
   listApiKeys(userId: number | null, page: PageRequest): Promise<Page<AccessToken>>;
   get(id: number): Promise<AccessToken | null>;
   delete(id: number): Promise<boolean>;
@@ -219,10 +263,20 @@ export interface TokenStore {
   deleteExpired(now: string): Promise<number>;
 }
 
+/**
+ * Login attempts per subject (`email:…`, `ip:…`) in fixed windows. Counting is one atomic
+ * statement, so parallel attempts each see their own number, in every process.
+ */
 export interface LoginThrottleStore {
-  recordFailure(email: string, ip: string, at: string): Promise<void>;
-  countFailures(email: string, ip: string, since: string): Promise<{ byEmail: number; byIp: number; oldest: string | null }>;
-  clearEmail(email: string): Promise<void>;
+  /**
+   * Counts one attempt and returns the count including it and when its window started; a window
+   * that started at or before `expiredAt` is over and this attempt starts a new one at `now`.
+   */
+  hit(subject: string, now: string, expiredAt: string): Promise<{ count: number; windowStart: string }>;
+  /** Takes back one attempt counted in the window that started at `windowStart` (a successful login). */
+  refund(subject: string, windowStart: string): Promise<void>;
+  /** Deletes counters whose window started at or before `expiredAt`; returns how many. */
+  prune(expiredAt: string): Promise<number>;
 }
 
 /** Email accounts with their secret fields already sealed by the use case. */
@@ -415,6 +469,8 @@ export interface ErpStore {
   getCustomer(id: string): Promise<Customer | null>;
   putContract(contract: Contract, at: string): Promise<void>;
   putCustomer(customer: Customer, at: string): Promise<void>;
+  /** Many records in one call (imports); the same id twice: the last one wins. */
+  putMany(contracts: readonly Contract[], customers: readonly Customer[], at: string): Promise<void>;
   deleteContract(id: string): Promise<boolean>;
   deleteCustomer(id: string): Promise<boolean>;
   /** Local records matching the characteristics, most specific criterion first; at most two (two means: ambiguous). */
@@ -444,6 +500,11 @@ export interface Store {
   readonly attachments: AttachmentStore;
   readonly leases: LeaseStore;
   readonly imapCursors: ImapCursorStore;
+  /**
+   * Whether other processes may share this database. When false (embedded SQLite), what one
+   * process serialises in memory is serialised for the whole database.
+   */
+  readonly multiProcess: boolean;
   /** Runs `fn` in one transaction; inside a transaction, runs it in the same one. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
   /** True when the database answers and every migration is applied. */

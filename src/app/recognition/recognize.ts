@@ -1,10 +1,11 @@
+import { replyAddresses } from '../../domain/conversation.ts';
 import { CHARACTERISTICS, type Characteristic, type Characteristics, type Contract, type Customer } from '../../domain/erp.ts';
-import { extractCharacteristics } from '../../domain/recognition/extract.ts';
 import { evaluateCriteria, legitimationLevel, levelFromErp, type CriterionResult } from '../../domain/recognition/legitimation.ts';
 import { checkRecognitionSettings, DEFAULT_RECOGNITION_SETTINGS, type RecognitionSettings } from '../../domain/recognition/settings.ts';
 import type { LegitimationLevel } from '../../domain/ticket.ts';
 import type { Actor } from '../../domain/user.ts';
 import type { AppDeps } from '../deps.ts';
+import { inProcessExtractor } from '../ports/recognition-extractor.ts';
 import type { Lookup } from '../erp/erp-service.ts';
 import { AppError, notFound } from '../errors.ts';
 import { updateTicket } from '../tickets/update-ticket.ts';
@@ -37,6 +38,8 @@ export interface RecognitionResult {
   criteria: CriterionResult[];
   detectionLog: DetectionStep[];
   erpCalls: ErpCallRecord[];
+  /** Set when the extraction overran its budget (DESKHOOK_RECOGNITION_BUDGET_MS) and was stopped. */
+  timedOut?: boolean;
 }
 
 export async function getRecognitionSettings(deps: AppDeps): Promise<RecognitionSettings> {
@@ -64,10 +67,19 @@ export async function recognise(deps: AppDeps, input: RecognitionInput, settings
   const s = settings ?? (await getRecognitionSettings(deps));
   const log: DetectionStep[] = [];
   const erpCalls: ErpCallRecord[] = [];
-  const extraction = extractCharacteristics(
+  // Off the event loop with a time budget when the server wired a worker (deps.recognition).
+  const outcome = await (deps.recognition ?? inProcessExtractor).extract(
     { from: input.from, fromName: input.fromName ?? null, subject: input.subject, body: input.body },
     { ...(s.contractPatterns.length ? { contractPatterns: s.contractPatterns } : {}), ...(s.customerPatterns.length ? { customerPatterns: s.customerPatterns } : {}), ownDomains: s.ownDomains },
   );
+  if (outcome.status !== 'done') {
+    const message = outcome.status === 'timed-out'
+      ? `recognition timed out: the rules took longer than ${outcome.budgetMs} ms and were stopped; no customer is recognised`
+      : `recognition failed: ${outcome.message}; no customer is recognised`;
+    log.push({ step: 'extract', message });
+    return { characteristics: {}, contract: null, customer: null, legitimationLevel: 0, criteria: [], detectionLog: log, erpCalls, ...(outcome.status === 'timed-out' ? { timedOut: true } : {}) };
+  }
+  const extraction = outcome.extraction;
   const characteristics: Characteristics = { ...extraction.characteristics };
   for (const e of extraction.log) log.push({ step: 'extract', message: `${e.field} "${e.value}" from the ${e.source} (${e.rule})` });
   if (!extraction.log.length) log.push({ step: 'extract', message: 'the rules found no characteristics' });
@@ -152,7 +164,10 @@ export async function recognizeTicket(deps: AppDeps, ticketId: number): Promise<
   if (!settings.enabled) return null;
   const ticket = await deps.store.tickets.get(ticketId);
   if (!ticket || ticket.contractId) return null;
-  const result = await recognise(deps, { from: ticket.from, fromName: ticket.fromName, subject: ticket.subject, body: ticket.bodyPlain, ticketId }, settings);
+  // The sender is whom the customer asked answers to go to: Reply-To before From (a form mailer
+  // writes `From: noreply@…` and the customer's address into Reply-To).
+  const sender = replyAddresses(ticket.from, ticket.fromName, ticket.flags)[0] ?? null;
+  const result = await recognise(deps, { from: sender?.address ?? null, fromName: sender?.name || ticket.fromName, subject: ticket.subject, body: ticket.bodyPlain, ticketId }, settings);
   const summary = {
     characteristics: result.characteristics, detectionLog: result.detectionLog, erpCalls: result.erpCalls,
     criteria: result.criteria.filter((c) => c.met).map((c) => c.criterion),
@@ -162,7 +177,7 @@ export async function recognizeTicket(deps: AppDeps, ticketId: number): Promise<
       contractId: result.contract.id, customerId: result.contract.customerId, legitimationLevel: result.legitimationLevel,
     }, RECOGNITION, { recognition: summary });
   } else {
-    await deps.store.activity.add([{ ticketId, field: 'recognition', from: null, to: 'no contract', actor: RECOGNITION, at: deps.clock.now().toISOString(), meta: { recognition: summary } }]);
+    await deps.store.activity.add([{ ticketId, field: 'recognition', from: null, to: result.timedOut ? 'recognition timed out' : 'no contract', actor: RECOGNITION, at: deps.clock.now().toISOString(), meta: { recognition: summary } }]);
   }
   return result;
 }

@@ -1,3 +1,4 @@
+import type { MailAuthentication } from '../../domain/mail/authentication.ts';
 import type { InboundEmail } from '../../domain/mail/inbound-email.ts';
 import type { Ticket, TicketDiff } from '../../domain/ticket.ts';
 import type { Hook } from '../../domain/webhook.ts';
@@ -31,7 +32,7 @@ async function settle(deps: AppDeps, hook: Hook, ticketId: number, outcome: Webh
   }
 }
 
-export async function fireInboundHook(deps: AppDeps, ticketId: number, conversationId: number | null, email: InboundEmail): Promise<void> {
+export async function fireInboundHook(deps: AppDeps, ticketId: number, conversationId: number | null, email: InboundEmail, authentication: MailAuthentication | null = null): Promise<void> {
   const ticket = await deps.store.tickets.get(ticketId);
   const hooked = ticket ? await hookedAccount(deps, ticket.emailAccountId, 'newEmails') : null;
   if (!ticket || !hooked) return;
@@ -41,9 +42,13 @@ export async function fireInboundHook(deps: AppDeps, ticketId: number, conversat
       payload: {
         direction: 'in', ticket: publicTicket(ticket),
         email: {
-          messageId: email.messageId, inReplyTo: email.inReplyTo, references: email.references, from: email.from, to: email.to, cc: email.cc,
+          messageId: email.messageId, inReplyTo: email.inReplyTo, references: email.references, from: email.from,
+          // Where the customer wants answers (RFC 5322 §3.6.2); empty when the email has no Reply-To.
+          replyTo: email.replyTo, to: email.to, cc: email.cc,
           subject: email.subject, bodyPlain: email.bodyPlain, bodyHtml: email.bodyHtml, private: false,
           automatic: email.autoReply.auto, autoReplyReason: email.autoReply.reason, bounce: email.bounce,
+          // SPF/DKIM/DMARC as checked at intake: a hook should not trust `from` when `authenticated` is false.
+          authentication,
           attachments: email.attachments.map((a) => ({ name: a.filename, contentType: a.contentType, size: a.size })),
         },
       },

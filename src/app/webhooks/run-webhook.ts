@@ -1,10 +1,11 @@
+import type { NewActivity } from '../../domain/activity.ts';
 import type { EmailAccount } from '../../domain/email-account.ts';
 import { parseWebhookAnswer, type Hook, type WebhookAnswer } from '../../domain/webhook.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { openSigningSecrets } from '../email-accounts.ts';
-import { publish } from '../record-change.ts';
-import type { SealedAccountSecrets, WebhookInvocation } from '../ports/store.ts';
+import { publish, type EventDraft } from '../record-change.ts';
+import type { SealedAccountSecrets, Store, WebhookInvocation } from '../ports/store.ts';
 
 let lastSequence = 0;
 function nextSequence(): string {
@@ -57,16 +58,44 @@ export interface WebhookWarning {
 
 /**
  * Runs an email account's synchronous webhook, if it is switched on and configured: the input of
- * PRODUCT §3, signed with the account's secret (and the previous one during a rotation), within
+ * docs/product.md, signed with the account's secret (and the previous one during a rotation), within
  * the account's timeout; the answer is checked against the output schema. Every invocation is
- * recorded, whatever its outcome.
+ * recorded, whatever its outcome, in one transaction of its own.
  */
 export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<WebhookOutcome> {
+  const done = await callWebhook(deps, call);
+  if (!done) return { kind: 'skipped' };
+  await deps.store.transaction((tx) => recordInvocation(tx, deps, done));
+  return done.outcome;
+}
+
+/** A hook that was called, with what its invocation leaves behind, not yet written. */
+export interface CalledWebhook {
+  outcome: Exclude<WebhookOutcome, { kind: 'skipped' }>;
+  record: WebhookInvocation;
+  /** WebhookFailed, for a failure outside a settings test. */
+  event: EventDraft | null;
+  /** The invocation's line on its ticket's activity. */
+  activity: NewActivity | null;
+}
+
+/**
+ * Writes what `callWebhook` returned inside the caller's transaction: a step that goes on commits
+ * its invocation together with its change (one commit), a stopped one on its own.
+ */
+export async function recordInvocation(tx: Store, deps: AppDeps, done: CalledWebhook): Promise<void> {
+  await tx.webhookInvocations.insert(done.record);
+  if (done.event) await publish(tx, deps, [done.event]);
+  if (done.activity) await tx.activity.add([done.activity]);
+}
+
+/** The call part of `runWebhook`: calls the hook and checks its answer; writes nothing. Null when no hook is configured. */
+export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<CalledWebhook | null> {
   const { webhooks } = call.account;
   const executor = webhooks[call.hook];
-  if (!webhooks.enabled || !executor) return { kind: 'skipped' };
+  if (!webhooks.enabled || !executor) return null;
   // Time-ordered (then random), so the log sorts newest first even within one millisecond.
-  const invocationId = `inv_${nextSequence()}${deps.ids.token('').replace(/[^A-Za-z0-9]/g, '').slice(0, 12)}`;
+  const invocationId = `inv_${nextSequence()}${deps.ids.token('').replace(/[^a-z0-9]/gi, '').slice(0, 12)}`;
   const input = {
     hook: call.hook, invocationId, timestamp: deps.clock.now().toISOString(), emailAccountId: call.account.id,
     ticketId: call.ticketId, conversationId: call.conversationId, userId: call.userId, ...call.payload,
@@ -76,9 +105,11 @@ export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<Webh
     timeoutMs: webhooks.timeoutMs,
     signing: { id: invocationId, secrets: [secrets.signingSecret, ...(secrets.previousSigningSecret ? [secrets.previousSigningSecret] : [])] },
     cacheScope: `webhook:${call.account.id}:${call.hook}`,
+    // A test from the settings screen must not take the worker kept for hooks a step waits on.
+    lane: call.trigger === 'test' ? 'background' : 'interactive',
   });
   const policy = call.policyOverride ?? webhooks.failurePolicy;
-  let outcome: WebhookOutcome;
+  let outcome: CalledWebhook['outcome'];
   if (!run.ok) {
     outcome = { kind: 'failed', invocationId, code: run.error!.code, message: run.error!.message, policy };
   } else {
@@ -96,18 +127,17 @@ export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<Webh
     error: outcome.kind === 'failed' ? { code: outcome.code, message: outcome.message } : null,
     logs: run.logs, createdAt: deps.clock.now().toISOString(),
   };
-  await deps.store.webhookInvocations.insert(record);
-  if (outcome.kind === 'failed' && call.trigger !== 'test') {
-    await deps.store.transaction((tx) => publish(tx, deps, [{
+  const event: EventDraft | null = outcome.kind === 'failed' && call.trigger !== 'test'
+    ? {
       type: 'WebhookFailed', ticketId: call.ticketId, userId: call.userId,
       data: {
         invocationId, emailAccountId: call.account.id, hook: call.hook, trigger: call.trigger, ticketId: call.ticketId,
         conversationId: call.conversationId, userId: call.userId, error: { code: outcome.code, message: outcome.message }, policy,
       },
-    }]));
-  }
-  if (call.ticketId !== null) {
-    await deps.store.activity.add([{
+    }
+    : null;
+  const activity: NewActivity | null = call.ticketId !== null
+    ? {
       ticketId: call.ticketId, field: 'webhook', from: null, to: record.outcome,
       actor: { type: 'system', reason: `webhook ${call.hook}` }, at: record.createdAt,
       meta: {
@@ -115,9 +145,9 @@ export async function runWebhook(deps: AppDeps, call: WebhookCall): Promise<Webh
         ...(record.error ? { error: record.error.message, policy: record.policyApplied } : {}),
         ...(outcome.kind === 'answered' && outcome.answer.message ? { message: outcome.answer.message } : {}),
       },
-    }]);
-  }
-  return outcome;
+    }
+    : null;
+  return { outcome, record, event, activity };
 }
 
 export function describeFailure(hook: Hook, outcome: Extract<WebhookOutcome, { kind: 'failed' }>): string {

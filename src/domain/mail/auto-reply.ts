@@ -26,13 +26,13 @@ export const AUTO_REPLY_HEADER_NAMES: readonly string[] = [
 const SUPPRESS_TOKENS = new Set(['all', 'dr', 'ndr', 'rn', 'nrn', 'oof', 'autoreply']);
 const BULK_PRECEDENCE = new Set(['bulk', 'junk', 'list', 'auto_reply']);
 const NEGATIVE = new Set(['no', 'false', '0', 'off']);
-const DAEMON_LOCAL_PART = /^(mailer-daemon|postmaster|mail-daemon|maildaemon)$/i;
-const DAEMON_NAME = /\b(mailer-daemon|mail delivery (sub)?system)\b/i;
+const DAEMON_LOCAL_PART = /^(?:mailer-daemon|postmaster|mail-daemon|maildaemon)$/i;
+const DAEMON_NAME = /\b(?:mailer-daemon|mail delivery (?:sub)?system)\b/i;
 // Anchored at the start so that a customer mentioning "out of office" mid-subject is not muted.
 const AUTO_SUBJECT = new RegExp(
-  '^\\s*(' +
+  '^\\s*(?:' +
     [
-      'auto(matic|matische)?[ -]?(reply|response|antwort)', 'autoreply', 'autorespons\\w*', 'out of (the )?office',
+      'auto(?:matic|matische)?[ -]?(?:reply|response|antwort)', 'autorespons\\w*', 'out of (?:the )?office',
       'abwesenheitsnotiz', 'r[ée]ponse automatique', 'risposta automatica', 'respuesta autom[áa]tica',
       'undeliverable:', 'undelivered mail', 'delivery status notification', 'unzustellbar:',
     ].join('|') +
@@ -54,7 +54,7 @@ export function classifyAutoReply(
 
   if (h(LOOP_HEADER.toLowerCase()) !== undefined) return yes(`loop: ${LOOP_HEADER}`);
   const type = mediaType(h('content-type'));
-  if (type === 'multipart/report' || /^message\/(global-)?delivery-status$/.test(type)) {
+  if (type === 'multipart/report' || /^message\/(?:global-)?delivery-status$/.test(type)) {
     return yes(`report: ${headerParam(h('content-type') ?? '', 'report-type') ?? type}`);
   }
   const submitted = h('auto-submitted')?.split(';')[0]?.trim().toLowerCase();
@@ -108,7 +108,7 @@ export function parseDeliveryStatus(text: string): DsnRecipient[] {
     return r;
   };
   for (const line of text.split(/\r\n|\n|\r/)) {
-    const match = /^([A-Za-z-]+)[ \t]*:(.*)$/.exec(line);
+    const match = /^([A-Z-]+)[ \t]*:(.*)$/i.exec(line);
     if (!match) continue;
     const name = (match[1] ?? '').toLowerCase();
     const value = (match[2] ?? '').trim();
@@ -143,8 +143,8 @@ export function detectBounce(input: {
   const contentType = input.contentType ?? '';
   const isDsn =
     (mediaType(contentType) === 'multipart/report' &&
-      /^(global-)?delivery-status$/.test(headerParam(contentType, 'report-type') ?? '')) ||
-    /^message\/(global-)?delivery-status$/.test(mediaType(contentType));
+      /^(?:global-)?delivery-status$/.test(headerParam(contentType, 'report-type') ?? '')) ||
+    /^message\/(?:global-)?delivery-status$/.test(mediaType(contentType));
   if (!isDsn) return null;
 
   const recipients = parseDeliveryStatus(input.deliveryStatus ?? '').map((r) => {

@@ -72,7 +72,7 @@ export interface HeaderField {
 }
 
 const ANGLE_ID = /<([^<>]*)>/g;
-const HEADER_LINE = /^([!-9;-~]+)[ \t]*:(.*)$/s;
+const HEADER_LINE = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)$/s;
 const HEADER_END = /\r\n\r\n|\n\n|\r\r|\n\r\n|\r\n\n/;
 
 /** One bare id: angle brackets and surrounding whitespace removed; null when nothing usable is left. */

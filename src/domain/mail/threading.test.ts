@@ -4,6 +4,7 @@ import {
   decideThread,
   findSubjectTokens,
   outboundThreadingHeaders,
+  parseSubjectTokens,
   subjectToken,
   threadLookupKeys,
 } from './threading.ts';
@@ -28,6 +29,8 @@ const lookup: ThreadLookup = {
     [42, [' Anna@Kunde.Example ', 'kollege@kunde.example']],
     [43, ['someone@else.example']],
   ]),
+  // The cases below are about addresses; what vouches for them is tested in 'who is believed'.
+  senderAuthenticated: true,
 };
 
 describe('decideThread', () => {
@@ -49,6 +52,23 @@ describe('decideThread', () => {
   });
 });
 
+describe('who is believed for a subject token', () => {
+  const spoofed = email({ subject: 'Re: Rechnung [#42]' });
+  const unauthenticated: ThreadLookup = { ...lookup, senderAuthenticated: false };
+  it('a participant address without SPF/DKIM/DMARC and only the bare token opens a new ticket', () => {
+    expect(decideThread(spoofed, unauthenticated)).toEqual({ kind: 'new', reason: 'subject-token-unauthenticated' });
+    expect(decideThread(spoofed, { knownMessages: lookup.knownMessages, participants: lookup.participants })).toEqual({ kind: 'new', reason: 'subject-token-unauthenticated' });
+  });
+  it('the keyed token threads a participant even when the domain cannot be verified', () => {
+    const keyed = email({ subject: 'Re: Rechnung [#42-abcdefgh]' });
+    expect(decideThread(keyed, { ...unauthenticated, keyedTokens: new Set([42]) })).toEqual({ kind: 'reply', ticketId: 42, via: 'subject-token' });
+  });
+  it('neither the keyed token nor authentication lets a stranger in', () => {
+    const stranger42 = email({ subject: 'Re: [#42-abcdefgh]', from: stranger });
+    expect(decideThread(stranger42, { ...lookup, keyedTokens: new Set([42]) })).toEqual({ kind: 'new', reason: 'subject-token-from-stranger' });
+  });
+});
+
 describe('threadLookupKeys', () => {
   it('lists In-Reply-To, then References newest first, without repeats, and the subject tokens', () => {
     const keys = threadLookupKeys(email({ inReplyTo: 'c@dh', references: ['a@dh', 'b@dh', 'c@dh'], subject: 'Re: [#42] [#7] [#42]' }));
@@ -64,6 +84,13 @@ describe('subject tokens', () => {
     ['no token', []],
   ])('%s', (subject, ids) => {
     expect(findSubjectTokens(subject)).toEqual(ids);
+  });
+  it('reads keyed tokens with their digest, and bare ones', () => {
+    expect(parseSubjectTokens('Re: x [#12-k7f2x6ab] [#13] [#14-short] [#15-K7F2X6AB]')).toEqual([
+      { ticketId: 12, mac: 'k7f2x6ab' }, { ticketId: 13, mac: null }, { ticketId: 15, mac: 'k7f2x6ab' },
+    ]);
+    expect(subjectToken(12, 'k7f2x6ab')).toBe('[#12-k7f2x6ab]');
+    expect(() => subjectToken(12, 'nope')).toThrow(RangeError);
   });
   it('formats and rejects non-ids', () => {
     expect(subjectToken(123)).toBe('[#123]');
@@ -96,6 +123,15 @@ describe('outboundThreadingHeaders', () => {
     ['', 'Re: [#123]'],
   ])('subject %j becomes %j', (subject, expected) => {
     expect(outboundThreadingHeaders({ ...base, subject, previousMessageIds: ['x@y'] }).subject).toBe(expected);
+  });
+
+  it.each([
+    ['Original', 'Re: Original [#123-k7f2x6ab]'],
+    ['Re: Original [#123]', 'Re: Original [#123-k7f2x6ab]'],
+    ['Re: Original [#123-k7f2x6ab]', 'Re: Original [#123-k7f2x6ab]'],
+    ['Re: [#99] Original', 'Re: [#99] Original [#123-k7f2x6ab]'],
+  ])('with the keyed digest, subject %j becomes %j', (subject, expected) => {
+    expect(outboundThreadingHeaders({ ...base, subject, previousMessageIds: ['x@y'], tokenMac: 'k7f2x6ab' }).subject).toBe(expected);
   });
 
   it('starts a thread without Re:, In-Reply-To or References', () => {

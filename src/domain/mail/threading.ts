@@ -10,20 +10,34 @@ export const THREADING_HEADER_NAMES: readonly string[] = ['message-id', 'in-repl
 /** Outbound References keep the thread root and the newest ids, at most this many in all. */
 export const MAX_REFERENCES = 20;
 
-const TOKEN = /\[#(\d{1,15})\]/g;
+// `[#123-k7f2x6ab]`: the ticket id and a keyed digest of it (base32, 8 characters); `[#123]`, the
+// bare form of earlier versions, is still recognised. Linear: fixed character classes, bounded.
+const TOKEN = /\[#(\d{1,15})(?:-([a-z2-7]{8}))?\]/gi;
 
-export function subjectToken(ticketId: number): string {
+/**
+ * The subject token of a ticket. With `mac` (the keyed digest of the ticket id, see
+ * `SecretBox.keyedDigest`) it is unguessable: only someone who saw our mail can write it.
+ */
+export function subjectToken(ticketId: number, mac?: string): string {
   if (!Number.isSafeInteger(ticketId) || ticketId <= 0) throw new RangeError(`invalid ticket id ${ticketId}`);
-  return `[#${ticketId}]`;
+  if (mac !== undefined && !/^[a-z2-7]{8}$/.test(mac)) throw new RangeError('a token digest is 8 base32 characters');
+  return mac === undefined ? `[#${ticketId}]` : `[#${ticketId}-${mac}]`;
 }
 
-/** Ticket ids of `[#123]` tokens in order of appearance, de-duplicated. */
+/** The tokens of a subject in order of appearance: ticket id and digest (null for a bare `[#123]`). */
+export function parseSubjectTokens(subject: string): Array<{ ticketId: number; mac: string | null }> {
+  const out: Array<{ ticketId: number; mac: string | null }> = [];
+  for (const match of subject.matchAll(TOKEN)) {
+    const ticketId = Number(match[1]);
+    if (Number.isSafeInteger(ticketId) && ticketId > 0) out.push({ ticketId, mac: match[2]?.toLowerCase() ?? null });
+  }
+  return out;
+}
+
+/** Ticket ids of `[#123]` and `[#123-digest]` tokens in order of appearance, de-duplicated. */
 export function findSubjectTokens(subject: string): number[] {
   const ids: number[] = [];
-  for (const match of subject.matchAll(TOKEN)) {
-    const id = Number(match[1]);
-    if (Number.isSafeInteger(id) && id > 0 && !ids.includes(id)) ids.push(id);
-  }
+  for (const { ticketId } of parseSubjectTokens(subject)) if (!ids.includes(ticketId)) ids.push(ticketId);
   return ids;
 }
 
@@ -44,9 +58,16 @@ export interface ThreadLookup {
    * its inbound mail, To/Cc of its outbound mail. A ticket that does not exist is absent.
    */
   participants: ReadonlyMap<number, readonly string[]>;
+  /** Tickets whose token in the subject carries the right keyed digest (checked by the caller). */
+  keyedTokens?: ReadonlySet<number>;
+  /** Whether SPF/DKIM/DMARC vouch for the From address (MailAuthentication.authenticated). */
+  senderAuthenticated?: boolean;
 }
 
-export type NewTicketReason = 'no-thread-reference' | 'subject-token-from-stranger' | 'subject-token-unknown-ticket';
+export type NewTicketReason =
+  | 'no-thread-reference' | 'subject-token-from-stranger' | 'subject-token-unknown-ticket'
+  /** A participant's address with only a guessable token and no SPF/DKIM/DMARC to back it. */
+  | 'subject-token-unauthenticated';
 
 export type ThreadDecision =
   | { kind: 'reply'; ticketId: number; via: 'in-reply-to' | 'references' | 'subject-token' }
@@ -62,8 +83,11 @@ export function threadLookupKeys(email: ThreadingInput): ThreadLookupKeys {
 
 /**
  * (a) In-Reply-To, then References newest first, naming a message we know → its ticket.
- * (b) A subject token threads only when the sender already takes part in that ticket: anyone
- *     can type "[#42]", and a stranger must not be able to write into someone else's ticket.
+ * (b) A subject token threads only when the sender already takes part in that ticket, and only
+ *     when something vouches for that: the token carries the ticket's keyed digest (the sender
+ *     saw our mail), or SPF/DKIM/DMARC authenticate the From address. Anyone can type "[#42]"
+ *     and write a participant's address into From; such a message becomes a new ticket
+ *     (`subject-token-unauthenticated`), never part of ticket 42.
  * (c) Otherwise a new ticket.
  */
 export function decideThread(email: ThreadingInput, lookup: ThreadLookup): ThreadDecision {
@@ -80,27 +104,52 @@ export function decideThread(email: ThreadingInput, lookup: ThreadLookup): Threa
   if (tokens.length === 0) return { kind: 'new', reason: 'no-thread-reference' };
   const sender = email.from ? addressKey(email.from.address) : '';
   let anyKnownTicket = false;
+  let unvouchedParticipant = false;
   for (const ticketId of tokens) {
     const participants = lookup.participants.get(ticketId);
     if (!participants) continue;
     anyKnownTicket = true;
     if (sender !== '' && participants.some((p) => addressKey(p) === sender)) {
-      return { kind: 'reply', ticketId, via: 'subject-token' };
+      if (lookup.keyedTokens?.has(ticketId) || lookup.senderAuthenticated === true) return { kind: 'reply', ticketId, via: 'subject-token' };
+      unvouchedParticipant = true;
     }
   }
+  if (unvouchedParticipant) return { kind: 'new', reason: 'subject-token-unauthenticated' };
   return { kind: 'new', reason: anyKnownTicket ? 'subject-token-from-stranger' : 'subject-token-unknown-ticket' };
+}
+
+/** The message an outbound email answers: its id and its own In-Reply-To and References. */
+export interface ThreadParent {
+  messageId: string;
+  inReplyTo: string | null;
+  /** Oldest first, as the parent carried them, ids we do not know included. */
+  references: readonly string[];
+}
+
+/**
+ * The References of a reply per RFC 5322 §3.6.4: the parent's References (or, without them, its
+ * single In-Reply-To id) followed by the parent's Message-ID. Ids the parent named that we never
+ * saw are kept: they link the customer's client to the rest of its thread. Pass the result as
+ * `previousMessageIds`; it ends with the parent, which becomes In-Reply-To.
+ */
+export function parentReferences(parent: ThreadParent | null): string[] {
+  if (!parent) return [];
+  const chain = parent.references.length > 0 ? [...parent.references] : parent.inReplyTo ? [parent.inReplyTo] : [];
+  return [...chain.filter((id) => id !== parent.messageId), parent.messageId];
 }
 
 export interface OutboundThreadingInput {
   ticketId: number;
   /** Domain of the sending account's address (the part after "@"). */
   domain: string;
-  /** Ids of the ticket's earlier messages, oldest first; the last one is answered. */
+  /** The References chain of the message answered (see `parentReferences`), oldest first; the last one is answered. */
   previousMessageIds: readonly string[];
   /** The subject being answered, usually the ticket's. */
   subject: string;
   /** Unique per message, from the Ids port; only [A-Za-z0-9] survive. */
   nonce: string;
+  /** The ticket's keyed token digest; without it the bare `[#id]` token is written. */
+  tokenMac?: string;
 }
 
 export interface OutboundThreading {
@@ -113,11 +162,11 @@ export interface OutboundThreading {
   headers: { 'Message-ID': string; 'In-Reply-To'?: string; References?: string };
 }
 
-const REPLY_PREFIX = /^\s*(re|aw|antw|sv|vs|r)\s*(\[\d+\])?\s*:/i;
+const REPLY_PREFIX = /^\s*(?:re|aw|antw|sv|vs|r)\s*(?:\[\d+\]\s*)?:/i;
 
 export function outboundThreadingHeaders(input: OutboundThreadingInput): OutboundThreading {
   const domain = input.domain.trim().toLowerCase().replace(/^.*@/, '').replace(/[^a-z0-9.-]/g, '') || 'deskhook.invalid';
-  const nonce = input.nonce.replace(/[^A-Za-z0-9]/g, '');
+  const nonce = input.nonce.replace(/[^A-Z0-9]/gi, '');
   if (nonce === '') throw new RangeError('nonce must contain letters or digits');
   const messageId = `dh.${input.ticketId}.${nonce}@${domain}`;
 
@@ -133,7 +182,14 @@ export function outboundThreadingHeaders(input: OutboundThreadingInput): Outboun
 
   let subject = input.subject.replace(/\s+/g, ' ').trim();
   if (inReplyTo !== null && !REPLY_PREFIX.test(subject)) subject = `Re: ${subject}`;
-  if (!findSubjectTokens(subject).includes(input.ticketId)) subject = `${subject} ${subjectToken(input.ticketId)}`;
+  const token = subjectToken(input.ticketId, input.tokenMac);
+  if (!subject.includes(token)) {
+    // A bare or stale token of this ticket gives way to the current one; other tickets' stay.
+    const own = parseSubjectTokens(subject).some((t) => t.ticketId === input.ticketId);
+    subject = own
+      ? subject.replace(TOKEN, (whole, id: string) => (Number(id) === input.ticketId ? token : whole))
+      : `${subject} ${token}`;
+  }
   subject = subject.replace(/\s+/g, ' ').trim();
 
   const headers: OutboundThreading['headers'] = { 'Message-ID': `<${messageId}>` };

@@ -4,16 +4,16 @@ import type { Found } from './identifiers.ts';
 
 // ----------------------------------------------------------------------------------------- email
 
-const EMAIL = /(?<![\w.%+-])[A-Za-z0-9][\w.%+'-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}(?![\w-])/g;
+const EMAIL = /(?<![\w.%+-])[A-Z0-9][\w.%+'-]*@[A-Z0-9](?:[A-Z0-9-]*[A-Z0-9])?(?:\.[A-Z0-9](?:[A-Z0-9-]*[A-Z0-9])?)*\.[A-Z]{2,}(?![\w-])/gi;
 /** "E-Mail: x", "my email address is x", "antworten Sie an meine private E-Mail-Adresse x", "reply to x". */
 const OWN_EMAIL_CONTEXT = new RegExp(
   '(?:^|\\n)[ \\t]*(?:e-?mail(?:-?adresse)?|mail|email\\s+address)[ \\t]*:[ \\t]*$|' +
-    '(?:meine|mein|unsere|my|our)\\s+(?:[\\p{L}-]+\\s+){0,2}?(?:e-?mail(?:-?adresse)?|mail-?adresse|adresse|address|e-?mail\\s+address)(?![\\p{L}])[^@\\n]{0,30}$|' +
+    '(?:meine|mein|unsere|my|our)\\s+(?:[\\p{L}-]+\\s+){0,2}?(?:e-?mail(?:-?adresse)?|mail-?adresse|adresse|address|e-?mail\\s+address)(?!\\p{L})[^@\\n]{0,30}$|' +
     '(?:antworten|schreiben|kontaktieren|erreichen)\\s+Sie\\s+(?:mir\\s+|mich\\s+)?(?:bitte\\s+)?(?:per\\s+mail\\s+)?(?:an|unter)\\s+$|' +
     '(?:reply|write|respond)\\s+(?:to\\s+me\\s+)?(?:at|to)\\s+$|(?:contact|reach)\\s+me\\s+(?:by\\s+e-?mail\\s+)?(?:at|on|via)\\s+$',
   'iu',
 );
-const NEW_EMAIL = /(?<![\p{L}])(?:neue[nr]?|new|künftig\p{L}*|zukünftig\p{L}*|ab\s+sofort|ändern|change|update)(?![\p{L}])/iu;
+const NEW_EMAIL = /(?<!\p{L})(?:neue[nr]?|new|künftig\p{L}*|zukünftig\p{L}*|ab\s+sofort|ändern|change|update)(?!\p{L})/iu;
 
 export interface StatedEmail extends Found {
   /** Announced as a new address to change to: the ERP does not know it yet. */
@@ -40,19 +40,19 @@ export function findEmails(text: string): Found[] {
 // ----------------------------------------------------------------------------------------- phone
 
 const PHONE_LABEL = new RegExp(
-  '(?<![\\p{L}])(?:' +
+  '(?<!\\p{L})(?:' +
     [
       'tel(?:efon)?(?:nummer)?\\.?(?:[ -]?nr\\.?)?', 'rufnummer', 'festnetz(?:nummer)?', 'mobil(?:funk)?(?:nummer|telefon)?', 'handy(?:nummer)?(?:[ -]?nr\\.?)?',
       'phone(?:\\s+(?:number|no\\.?))?', 'mobile(?:\\s+(?:phone|number|no\\.?))?', 'cell(?:\\s+phone)?', 'telephone(?:\\s+number)?',
     ].join('|') +
-    ')(?![\\p{L}])[ \\t]*(?:[:.][ \\t]*)?(?:(?:ist|lautet|is)[ \\t]+)?|' +
-    '(?:erreichbar|(?:Sie\\s+)?erreichen(?:\\s+Sie)?\\s+(?:mich|uns)|zu\\s+erreichen|rufen\\s+Sie\\s+mich(?:\\s+bitte)?(?:\\s+an)?|telefonisch)(?:\\s+[\\p{L}]+){0,3}?\\s*(?:unter|an|:)[ \\t]*|' +
-    '(?:reach|call|contact|ring)\\s+me(?:\\s+[\\p{L}]+){0,3}?\\s+(?:on|at)[ \\t]+',
+    ')(?!\\p{L})[ \\t]*(?:[:.][ \\t]*)?(?:(?:ist|lautet|is)[ \\t]+)?|' +
+    '(?:erreichbar|(?:Sie\\s+)?erreichen(?:\\s+Sie)?\\s+(?:mich|uns)|zu\\s+erreichen|rufen\\s+Sie\\s+mich(?:\\s+bitte)?(?:\\s+an)?|telefonisch)(?:\\s+\\p{L}+){0,3}?\\s*(?:unter|an|:)[ \\t]*|' +
+    '(?:reach|call|contact|ring)\\s+me(?:\\s+\\p{L}+){0,3}?\\s+(?:on|at)[ \\t]+',
   'giu',
 );
-const TEAMS_NUMBER = /(?<![\p{L}])(?:Ihre[rmn]?|eure[rmn]?|your)\s+(?:\p{L}+\s+)?$/iu;
+const TEAMS_NUMBER = /(?<!\p{L})(?:Ihre[rmn]?|eure[rmn]?|your)\s+(?:\p{L}+\s+)?$/iu;
 const FORM_LABEL_START = /^\s*(?:Ihre[rmn]?|your)\s+(?:\p{L}+\s+)?$/iu;
-const NOT_PHONE_LABEL = /(?:fax|telefax)\s*[:.]?\s*$/iu;
+const NOT_PHONE_LABEL = /(?:fax|telefax)\s*(?:[:.]\s*)?$/iu;
 const PHONE_VALUE = /^(?:\+|00)?\(?\d[\d ()/.–-]{4,24}\d(?![\d.,]\d)/;
 
 /** Digits with the leading + or 0 kept; "(0)" after a country code is dropped. */
@@ -89,11 +89,11 @@ export function findLabelledPhones(text: string): Found[] {
 /** A signature line (or a "|"-separated part of one) that is a phone number and nothing else. */
 export function phoneFromSignatureLine(segment: string): string | null {
   const text = segment.trim();
-  if (NOT_PHONE_LABEL.test(text.replace(/[\d\s()+/.–-]+$/, ''))) return null;
+  if (NOT_PHONE_LABEL.test(text.replace(/(?<![\d\s()+/.–-])[\d\s()+/.–-]+$/, ''))) return null;
   const label = /^(?:[\p{L}.]+[ \t]*){0,2}[:.]?[ \t]*/u.exec(text)?.[0] ?? '';
-  if (label && !/^(?:tel|telefon|fon|phone|mobil|mobile|handy|cell|t|m|p)\b/iu.test(label)) return null;
+  if (label && !/^(?:tel|telefon|fon|phone|mobil|mobile|handy|cell|[tmp])\b/iu.test(label)) return null;
   const rest = text.slice(label.length);
-  if (!/^(?:\+|00|0|\()/.test(rest)) return null;
+  if (!/^(?:\+|00|[0(])/.test(rest)) return null;
   const m = PHONE_VALUE.exec(rest);
   if (!m || m[0].length !== rest.length) return null;
   const phone = normalisePhone(m[0]);
@@ -125,14 +125,14 @@ const CITY = `(${CITY_PREFIX}\\p{Lu}[\\p{L}-]*(?:(?: (?:am|an der|im|in der|ob d
 const POSTCODE_CITY = `(?:D-|DE-)?(\\d{5}) ${CITY}`;
 /** "2. OG links", "EG rechts": a floor between the house number and the postcode. */
 const FLOOR = '(?:[ \\t]*,[ \\t]*(?:\\d{1,2}\\.?[ \\t]*)?(?:OG|Etage|Stock|Obergeschoss|EG|DG|UG|Erdgeschoss|Dachgeschoss|Souterrain)(?:[ \\t]+(?:links|rechts|li\\.|re\\.|Mitte))?)?';
-const ADDRESS_GAP = '(?:[ \\t]*[,|;/–-][ \\t]*\\n?|[ \\t]*\\n|[ \\t]+)[ \\t]*';
+const ADDRESS_GAP = '(?:[ \\t]*(?:[,|;/–-](?:[ \\t]*\\n)?|\\n)[ \\t]*|[ \\t]+)';
 const GERMAN_ADDRESS = new RegExp(`(?<![\\p{L}\\d-])${STREET} ${HOUSE_NUMBER}(?:${FLOOR}${ADDRESS_GAP}${POSTCODE_CITY})?`, 'gu');
 /**
  * Streets without a telling suffix ("Am Anger 5", "Lange Reihe 12") are taken only with a
  * postcode and town after them: the postcode is what makes them an address.
  */
 const PLAIN_STREET = `((?:(?:Am|An der|An den|Auf der|Auf dem|Im|In der|In den|Zum|Zur|Unter den|Vor dem|Hinter der|Beim) )?\\p{Lu}[\\p{L}.-]*(?: \\p{Lu}[\\p{L}.-]*)?)`;
-const GERMAN_ADDRESS_WITH_POSTCODE = new RegExp(`(?<![\\p{L}\\d-])${PLAIN_STREET} ([1-9]\\d{0,2}(?: ?[a-zA-Z](?![\\p{L}]))?)${FLOOR}(?:[ \\t]*[,|][ \\t]*\\n?|[ \\t]*\\n)[ \\t]*${POSTCODE_CITY}`, 'gu');
+const GERMAN_ADDRESS_WITH_POSTCODE = new RegExp(`(?<![\\p{L}\\d-])${PLAIN_STREET} ([1-9]\\d{0,2}(?: ?[a-zA-Z](?![\\p{L}]))?)${FLOOR}[ \\t]*(?:[,|](?:[ \\t]*\\n)?|\\n)[ \\t]*${POSTCODE_CITY}`, 'gu');
 const POSTCODE_CITY_LINE = new RegExp(`^(?:(?:PLZ(?: ?/ ?Ort)?|Ort|Wohnort)[ \\t]*:[ \\t]*)?${POSTCODE_CITY}[ \\t]*$`, 'u');
 /** Words that end a sentence part before a number, not streets ("Rechnung 12, 04109 …"). */
 const NOT_STREETS = new Set(['Rechnung', 'Vertrag', 'Kundennummer', 'Vertragsnummer', 'Zähler', 'Zählerstand', 'Abschlag', 'Tel', 'Telefon', 'Mobil', 'Fax', 'Nr', 'Nummer', 'Wohnung', 'Haus', 'Objekt', 'PLZ', 'Postfach']);
@@ -146,7 +146,7 @@ const ENGLISH_ADDRESS = new RegExp(
   'u',
 );
 const EN_ADDRESS_LABEL = /(?<!e-?mail\s)(?:(?:supply|service|billing|postal|property|home|current|new|old|installation|delivery|mailing)\s+)?address(?:\s+is)?[ \t]*[:-]?[ \t]*|\bI\s+live\s+at\s+|\b(?:residing|located)\s+at\s+/giu;
-const NEW_ADDRESS = /(?<![\p{L}])(?:neue|neuen|neuer|new|künftige\p{L}*|zukünftige\p{L}*|moving\s+to|move\s+to|ziehe\s+(?:\p{L}+\s+){0,3}?(?:nach|in|zu)|umzug\s+nach)(?![\p{L}])[^\n]{0,60}$/iu;
+const NEW_ADDRESS = /(?<!\p{L})(?:neue|neuen|neuer|new|künftige\p{L}*|zukünftige\p{L}*|moving\s+to|move\s+to|ziehe\s+(?:\p{L}+\s+){0,3}?(?:nach|in|zu)|umzug\s+nach)(?!\p{L})[^\n]{0,60}$/iu;
 
 /** "BS65AB" -> "BS6 5AB"; Eircodes keep a routing key and four characters ("D03 X2Y4"). */
 function postcode(raw: string): string {

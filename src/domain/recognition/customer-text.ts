@@ -32,8 +32,8 @@ const CLOSING_CORE = [
   'thanks(?:\\s+(?:again|in\\s+advance|a\\s+lot|so\\s+much))?', 'thank\\s+you(?:\\s+(?:very\\s+much|in\\s+advance|so\\s+much))?',
   'many\\s+thanks', '(?:yours\\s+)?(?:sincerely|faithfully|truly)', 'all\\s+the\\s+best', 'take\\s+care',
 ].join('|');
-const CLOSING = new RegExp(`^(?:(?:${THANKS})\\s*(?:und|and|&|,)\\s*)?(?:${CLOSING_CORE})(?![\\p{L}])(?:\\s+(?:aus|vom|von|from)\\s+[^,\\n]*)?`, 'iu');
-const DELIMITER = /^(?:--|__+|—)\s*$/;
+const CLOSING = new RegExp(`^(?:(?:${THANKS})\\s*(?:und|and|&|,)\\s*)?(?:${CLOSING_CORE})(?!\\p{L})(?:\\s+(?:aus|vom|von|from)\\s+[^,\\n]*)?`, 'iu');
+const DELIMITER = /^(?:--|_{2,}|—)\s*$/;
 const MOBILE_FOOTER = /^(?:sent from my|sent from outlook|get outlook for|von meinem|gesendet von meinem|gesendet mit|gesendet von outlook|diese nachricht wurde von meinem)\b/i;
 const TEAM_SIGNATURE_MARKERS = /\b(?:tel|telefon|fax|iban|bic|amtsgericht|registergericht|hrb|hra|ust|geschäftsführ\w*|vorstand|sitz|kundenservice|customer\s+service|registered|service-?team)\b/iu;
 const CONTACT_LINE = /@|www\.|\d[\d ()/.-]{5,}\d|\b\d{5}\s+\p{Lu}|(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s+\d/iu;
@@ -42,7 +42,7 @@ const CONTACT_LINE = /@|www\.|\d[\d ()/.-]{5,}\d|\b\d{5}\s+\p{Lu}|(?:straße|str
 export function readClosing(line: string): { name: string | null } | null {
   const m = CLOSING.exec(line.trim());
   if (!m) return null;
-  const rest = line.trim().slice(m[0].length).replace(/^[\s,.!;:–-]+/, '').replace(/[\s,.!]+$/, '');
+  const rest = line.trim().slice(m[0].length).replace(/^[\s,.!;:–-]+/, '').replace(/(?<![\s,.!])[\s,.!]+$/, '');
   if (rest === '') return { name: null };
   return parseName(rest) ? { name: rest } : null;
 }

@@ -8,6 +8,7 @@ import {
   englishAddressInSignature, findEmails, findEnglishAddressesWithPostcode, findGermanAddresses, findLabelledEnglishAddresses, findLabelledPhones, findStatedEmails,
   normalisePhone, phoneFromSignatureLine, postcodeCityLine, type PostalAddress,
 } from './contact.ts';
+import { boundBody, boundHeader } from './bounds.ts';
 import { customerText, type CustomerText } from './customer-text.ts';
 import { readFormFields } from './form-fields.ts';
 import { DEFAULT_CONTRACT_PATTERNS, DEFAULT_CUSTOMER_PATTERNS, findIbans, findLabelledIds, findMeterNumbers, type Found } from './identifiers.ts';
@@ -160,9 +161,13 @@ function address(picks: Picks, ct: CustomerText, form: ReturnType<typeof readFor
   }
 }
 
+/** "Lindenstraße 4" -> street and house number; the number is found from the end, so no pattern backtracks. */
 function splitStreet(value: string): Pick<PostalAddress, 'street' | 'houseNumber' | 'postalCode' | 'city'> | null {
-  const m = /^(\p{Lu}[\p{L} .-]+?)\s+(\d{1,4}\s?[a-zA-Z]?)$/u.exec(value.trim());
-  return m ? { street: m[1]!, houseNumber: m[2]!.replace(/\s+/g, '').toLowerCase() } : null;
+  const text = value.trim();
+  const number = /\s(\d{1,4}\s?[a-z]?)$/i.exec(text.slice(-8));
+  if (!number) return null;
+  const street = text.slice(0, text.length - number[0].length).trimEnd();
+  return /^\p{Lu}[\p{L} .-]+$/u.test(street) ? { street, houseNumber: number[1]!.replace(/\s+/g, '').toLowerCase() } : null;
 }
 
 /** Names; returns whether the customer is someone the writer writes for. */
@@ -194,13 +199,15 @@ function company(picks: Picks, ct: CustomerText, input: ExtractionInput, own: Ow
   if (sender) picks.take('company', sender.value, 'sender', 'display-name-legal-form');
 }
 
-/** What a customer writes about themselves is near the top; a huge body (a pasted log, a forwarded archive) is not read to its end. */
-const MAX_BODY_CHARACTERS = 100_000;
-
-export function extractCharacteristics(input: ExtractionInput, options: ExtractionOptions = {}): Extraction {
+/**
+ * The characteristics of one email. Reads at most the bounds of bounds.ts (the first 64 KiB and
+ * 2,000 lines of the body, 1,000 characters of subject and display name), in time linear in that.
+ */
+export function extractCharacteristics(raw: ExtractionInput, options: ExtractionOptions = {}): Extraction {
+  const input: ExtractionInput = { ...raw, fromName: raw.fromName ? boundHeader(raw.fromName) : raw.fromName, body: boundBody(raw.body ?? '') };
   const own = ownParty(options.ownDomains);
-  const ct = customerText((input.body ?? '').slice(0, MAX_BODY_CHARACTERS), own);
-  const subject = (input.subject ?? '').replace(/\s+/g, ' ').trim();
+  const ct = customerText(input.body, own);
+  const subject = boundHeader(raw.subject ?? '').replace(/\s+/g, ' ').trim();
   const form = readFormFields(ct.lines);
   const picks = new Picks();
 

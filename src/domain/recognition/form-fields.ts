@@ -21,7 +21,7 @@ define('city', 'ort wohnort stadt city town');
 define('postalCity', 'plzort postleitzahlort plzstadt postcodecity');
 
 const FORM_LINE = /^(\p{L}[\p{L} ./-]{0,30}?)[ \t]*:[ \t]*(\S.*)$/u;
-const EMPTY = /^(?:-+|—|–|n\/a|none|keine?|privat|private|\.)$/i;
+const EMPTY = /^(?:-+|[—–.]|n\/a|none|keine?|privat|private)$/i;
 
 export interface FormField {
   value: string;
@@ -34,7 +34,7 @@ export function readFormFields(lines: readonly string[]): Partial<Record<FormKey
   for (const [line, text] of lines.entries()) {
     const m = FORM_LINE.exec(text);
     if (!m) continue;
-    const key = KEYS[(m[1] ?? '').toLowerCase().replace(/[^\p{L}]/gu, '')];
+    const key = KEYS[(m[1] ?? '').toLowerCase().replace(/\P{L}/gu, '')];
     const value = (m[2] ?? '').trim();
     if (!key || EMPTY.test(value)) continue;
     count++;

@@ -13,7 +13,7 @@ export interface Found {
  * ("ist", "meiner Wohnung ist", "lautet", "is").
  */
 const SEP =
-  '[ \\t]*(?:(?:\\p{L}+[ \\t]+){0,3}?(?:ist|lautet|lauten|is|are|sind|was|war)(?![\\p{L}])[ \\t]*:?[ \\t]*|' +
+  '[ \\t]*(?:(?:\\p{L}+[ \\t]+){0,3}?(?:ist|lautet|lauten|is|are|sind|was|war)(?!\\p{L})[ \\t]*(?::[ \\t]*)?|' +
   '(?:(?:bei\\s+(?:Ihnen|euch|dir)|with\\s+(?:you|us))[ \\t]*)?(?:[:#=.][ \\t]*|\\n[ \\t]*)*)';
 /** An id: digit groups ("200 888 123"), or one token of letters, digits and inner - or /. */
 const VALUE =
@@ -37,7 +37,7 @@ export const DEFAULT_CUSTOMER_PATTERNS: readonly string[] = Object.freeze([
 const DATE = /^(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2})$/;
 const YEAR = /^(?:19|20)\d{2}$/;
 const AMOUNT_AFTER = /^\s*(?:€|EUR\b|Euro\b|kWh|MWh|kW\b|m³|m3\b|Uhr\b|%|,\d|\.\d{1,2}\b)/iu;
-const AMOUNT_BEFORE = /(?:€|\bEUR|\$|£)\s*$/iu;
+const AMOUNT_BEFORE = /(?:[€$£]|\bEUR)\s*$/iu;
 
 /** An id must hold a digit and be no date, year or amount. */
 export function plausibleId(value: string, before: string, after: string): boolean {
@@ -85,16 +85,16 @@ export function findLabelledIds(text: string, patterns: readonly string[], rule:
 // ---------------------------------------------------------------------------------------- meters
 
 const METER_LABEL = new RegExp(
-  '(?<![\\p{L}])(?:(?:(?:strom|gas|wasser|wärme)-?)?(?:zähler|zaehler)(?:[-\\s]?(?:nummer|nr\\.?|no\\.?))?|' +
-    'meter(?:\\s*serial)?(?:\\s*(?:number|no\\.?|nr\\.?|id|#))?)(?![\\p{L}])' + SEP,
+  '(?<!\\p{L})(?:(?:(?:strom|gas|wasser|wärme)-?)?(?:zähler|zaehler)(?:[-\\s]?(?:nummer|nr\\.?|no\\.?))?|' +
+    'meter(?:\\s*serial)?(?:\\s*(?:number|no\\.?|nr\\.?|id|#))?)(?!\\p{L})' + SEP,
   'giu',
 );
 const METERING_POINT_LABEL = new RegExp(
-  '(?<![\\p{L}])(?:zählpunkt(?:bezeichnung|nummer|-?id)?|zp-?nr\\.?|messlokation(?:s-?id|snummer)?|melo(?:-?id)?|metering\\s+point(?:\\s+(?:id|number))?)(?![\\p{L}])' + SEP,
+  '(?<!\\p{L})(?:zählpunkt(?:bezeichnung|nummer|-?id)?|zp-?nr\\.?|messlokation(?:s-?id|snummer)?|melo(?:-?id)?|metering\\s+point(?:\\s+(?:id|number))?)(?!\\p{L})' + SEP,
   'giu',
 );
 const MARKET_LOCATION_LABEL = new RegExp(
-  '(?<![\\p{L}])(?:marktlokation(?:s-?id|s-?nummer|snummer)?|malo(?:-?id|-?nr\\.?)?|market\\s+location(?:\\s+(?:id|number))?)(?![\\p{L}])' + SEP,
+  '(?<!\\p{L})(?:marktlokation(?:s-?id|s-?nummer)?|malo(?:-?id|-?nr\\.?)?|market\\s+location(?:\\s+(?:id|number))?)(?!\\p{L})' + SEP,
   'giu',
 );
 const METER_TOKEN = /^[A-Z0-9][A-Z0-9-]*(?![\p{L}\d])/u;
@@ -175,7 +175,7 @@ export function isValidIban(iban: string): boolean {
   return rest === 1;
 }
 
-const IBAN_START = /(?<![A-Za-z0-9])([A-Z]{2}\d{2})(?=[ ]?[A-Z0-9])/g;
+const IBAN_START = /(?<![A-Za-z0-9])([A-Z]{2}\d{2})(?= ?[A-Z0-9])/g;
 /** "auf Ihr Konto DE…", "your account DE…", "Empfänger: …": the IBAN belongs to the team, not the customer. */
 const NOT_THE_CUSTOMERS = /(?:\b(?:Ihr(?:e|em|en)?|eure?[mn]?|your)\s+(?:[\p{L}-]+\s+){0,2}?(?:Konto|Bankverbindung|IBAN|account|bank\s+details)|Empfänger|Zahlungsempfänger|payee|beneficiary)\b[\s:]*(?:IBAN[\s:]*)?$/iu;
 
@@ -189,7 +189,7 @@ export function findIbans(text: string): Found[] {
     let chars = m[1] ?? '';
     const candidates: string[] = [];
     while (chars.length < 34) {
-      const group = /^[ ]?([A-Z0-9]{1,34})(?![a-z])/.exec(text.slice(pos));
+      const group = /^ ?([A-Z0-9]{1,34})(?![a-z])/.exec(text.slice(pos));
       if (!group) break;
       for (const ch of group[1] ?? '') {
         if (chars.length >= 34) break;

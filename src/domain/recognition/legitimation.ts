@@ -77,7 +77,7 @@ export function evaluateCriteria(ch: Characteristics, senderEmail: string | null
   const streets = field(['street', 'streetName']).map(fold);
   const cities = field(['city', 'town']).map(fold);
   const zip = ch.postalCode && zips.includes(fold(ch.postalCode));
-  const streetKey = (s: string) => fold(s).replace(/(strasse|str\.?)(?=\s|\d|$)/g, 'str').replace(/\s*\d.*$/, '').replace(/[^\p{L}]+/gu, '');
+  const streetKey = (s: string) => fold(s).replace(/(?:strasse|str\.?)(?=\s|\d|$)/g, 'str').replace(/\d[\s\S]*/, '').trimEnd().replace(/\P{L}+/gu, '');
   const place = (ch.street && streetKey(ch.street).length >= 3 && streets.some((s) => streetKey(s) === streetKey(ch.street!))) || (ch.city && cities.includes(fold(ch.city)));
   const address = Boolean(zip && place);
   results.push({ criterion: 'addressMatches', met: address, detail: address ? 'postal code and street or city match' : 'the postal address does not match (or is incomplete)' });

@@ -43,7 +43,7 @@ export function ownParty(ownDomains: readonly string[] = []): OwnParty {
   };
 }
 
-const NO_REPLY = /^(?:no-?reply|do-?not-?reply|donotreply|no\.reply|mailer-daemon|postmaster|bounces?|notifications?|notify|alerts?|auto-?mailer|kontaktformular|formular|webform|web-?formular|wordpress)(?:[._+-].*)?$/i;
+const NO_REPLY = /^(?:no-?reply|do-?not-?reply|no\.reply|mailer-daemon|postmaster|bounces?|notifications?|notify|alerts?|auto-?mailer|kontaktformular|formular|webform|web-?formular|wordpress)(?:[._+-].*)?$/i;
 
 /** Senders that no person answers at: their address says nothing about the customer. */
 export function isNoReplyAddress(address: string): boolean {

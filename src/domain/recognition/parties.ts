@@ -19,10 +19,10 @@ export interface NameCandidate {
 const RELATION =
   '(?:Mutter|Vater|Mama|Papa|Oma|Opa|Großmutter|Großvater|Schwiegermutter|Schwiegervater|Ehefrau|Ehemann|Tochter|Sohn|Schwester|Bruder|Tante|Onkel|' +
   'Nachbarin|Nachbarn|Nachbar|Mandantin|Mandanten|Mieterin|Mieters?|Kundin|Kunden|Lebensgefährtin|Lebensgefährten|Partnerin|Partners?|' +
-  'mother|father|mum|mom|dad|grandmother|grandfather|wife|husband|daughter|son|sister|brother|aunt|uncle|neighbou?r|client|tenant|partner)';
+  'mother|father|mum|mom|dad|grandmother|grandfather|wife|husband|daughter|son|sister|brother|aunt|uncle|neighbou?r|client|tenant)';
 /** Writing for someone else: that person is the customer. */
 const BEHALF = new RegExp(
-  '(?<![\\p{L}])(?:' +
+  '(?<!\\p{L})(?:' +
     `(?:im\\s+(?:Auftrag|Namen)|in\\s+Vertretung|stellvertretend\\s+für|on\\s+behalf\\s+of)\\s+(?:(?:von|meiner|meines|meinem|unserer|unseres|my|our)\\s+)?(?:${RELATION}\\s*,?\\s*)?|` +
     `(?:für|for)\\s+(?:meine[nmr]?|unsere[nmr]?|my|our)\\s+${RELATION}\\s*,?\\s*|` +
     '(?:wir|ich)\\s+vertreten\\s+(?:unsere[nr]?\\s+|meine[nr]?\\s+)?(?:Mandant(?:in|en)?\\s*,?\\s*)?|(?:we|I)\\s+represent\\s+(?:our\\s+|my\\s+)?(?:client\\s*,?\\s*)?|' +
@@ -30,9 +30,9 @@ const BEHALF = new RegExp(
     ')',
   'giu',
 );
-const INTRODUCTION = /(?<![\p{L}])(?:mein\s+Name\s+(?:ist|lautet)|my\s+name\s+is|my\s+name's|ich\s+heiße|Kontoinhaber(?:in)?(?:\s+ist)?|account\s+holder(?:\s+is)?)\s*:?\s*/giu;
+const INTRODUCTION = /(?<!\p{L})(?:mein\s+Name\s+(?:ist|lautet)|my\s+name\s+is|my\s+name's|ich\s+heiße|Kontoinhaber(?:in)?(?:\s+ist)?|account\s+holder(?:\s+is)?)\s*:?\s*/giu;
 /** Weaker: "ich bin …", "this is …" only count with a full name or "… from …". */
-const WEAK_INTRODUCTION = /(?<![\p{L}])(?:ich\s+bin|hier\s+(?:ist|schreibt)|es\s+schreibt(?:\s+Ihnen)?|this\s+is|I\s+am|I'm|I’m)\s+/giu;
+const WEAK_INTRODUCTION = /(?<!\p{L})(?:ich\s+bin|hier\s+(?:ist|schreibt)|es\s+schreibt(?:\s+Ihnen)?|this\s+is|I\s+am|I'm|I’m)\s+/giu;
 const FROM_AFTER = /^\s*(?:from|von|at|of|aus|here|hier)\b/iu;
 
 function byIntroduction(ct: CustomerText): NameCandidate[] {
@@ -141,7 +141,7 @@ export function resolveName(candidates: readonly NameCandidate[], text: string):
 // ------------------------------------------------------------------------------------- companies
 
 const LEGAL_FORM =
-  /(?<![\p{L}])(GmbH & Co\.? KG(?:aA)?|AG & Co\.? KG|UG \(haftungsbeschränkt\)|gGmbH|GmbH|KGaA|AG|OHG|oHG|KG|GbR|PartG(?: mbB)?|UG|e\. ?K\.|e\. ?Kfm\.|e\. ?Kfr\.|e\. ?V\.|Ltd\.?|Limited|LLC|L\.L\.C\.|Inc\.?|Incorporated|PLC|plc|LLP|SE|S\.A\.|B\.V\.|N\.V\.)(?![\p{L}\d])/gu;
+  /(?<!\p{L})(GmbH & Co\.? KG(?:aA)?|AG & Co\.? KG|UG \(haftungsbeschränkt\)|gGmbH|GmbH|KGaA|AG|OHG|oHG|KG|GbR|PartG(?: mbB)?|UG|e\. ?K\.|e\. ?Kfm\.|e\. ?Kfr\.|e\. ?V\.|Ltd\.?|Limited|LLC|L\.L\.C\.|Inc\.?|Incorporated|PLC|plc|LLP|SE|S\.A\.|B\.V\.|N\.V\.)(?![\p{L}\d])/gu;
 const LEADING_STOP = new Set(
   ('die der das den dem des the a an wir ich firma fa fa. unternehmen company als bei für von mit im am unsere unser our meine mein my ihre ihr your ' +
     'sehr geehrte liebe hallo dear hi inhaber inhaberin geschäftsführer geschäftsführerin betreiber betreiberin kunde kundin mieter mieterin ' +
@@ -154,7 +154,7 @@ const THIRD_PARTY = new RegExp(
     'netzbetreiber|messstellenbetreiber|bauherr\\p{L}*|vermieter\\p{L}*|hausverwaltung|verwalter\\p{L}*|inkasso\\p{L}*|arbeitgeber\\p{L}*|' +
     '(?:previous|old|former)\\s+(?:supplier|provider)|landlord|letting\\s+agent|builder|employer|network\\s+operator|' +
     // "ein Brief an die X GmbH", "our contract with X PLC", "ich arbeite bei der X AG": someone else.
-    '(?<![\\p{L}])(?:an|bei|mit|gegen|von|to|with|against|at)\\s+(?:(?:der|die|den|dem|the)\\s+)?$)',
+    '(?<!\\p{L})(?:an|bei|mit|gegen|von|to|with|against|at)\\s+(?:(?:der|die|den|dem|the)\\s+)?$)',
   'iu',
 );
 

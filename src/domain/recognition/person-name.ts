@@ -13,8 +13,8 @@ const TITLES = new Set([
 /** Words that put a name in the last name: "von der Heydt", "van Dijk", "de la Cruz". */
 const PARTICLES = new Set(['von', 'van', 'vom', 'de', 'der', 'den', 'del', 'della', 'di', 'da', 'du', 'la', 'le', 'zu', 'zur', 'ten', 'ter', 'op', 'dos', 'af']);
 /** Signature prefixes: "i. A. Monika Brandl", "Ihre Erika Mustermann". */
-const SIGN_PREFIX = /^(?:i\.\s?A\.|i\.\s?V\.|ppa\.|p\.\s?p\.|Ihr(?:e)?|Eure?|Deine?|Your|Yours)\s+/u;
-const FAMILY = /^(?:Familie|Fam\.|Family|The)\s+(.+)$/u;
+const SIGN_PREFIX = /^(?:i\.\s?A\.|i\.\s?V\.|ppa\.|p\.\s?p\.|Ihre?|Eure?|Deine?|Your|Yours)\s+/u;
+const FAMILY = /^(?:Familie|Fam\.|Family|The)\s+(\S.*)$/u;
 
 /**
  * Words that are capitalised like names but never are one in these places: nouns a German
@@ -103,7 +103,7 @@ function nameTokens(text: string, lenient: boolean, titled?: { value: boolean })
  */
 export function parseName(raw: string, options: { lenient?: boolean } = {}): PersonName | null {
   const lenient = options.lenient ?? false;
-  let text = raw.replace(/\s+/g, ' ').trim().replace(/^[,;:.\s-]+|[,;:!.\s]+$/g, '');
+  let text = raw.replace(/\s+/g, ' ').trim().replace(/^[,;:.\s-]+|(?<![,;:!.\s])[,;:!.\s]+$/g, '');
   // A trailing initial's dot was just removed; "J" alone is no name anyway.
   text = text.replace(SIGN_PREFIX, '');
   if (!text || /[\d@/\\|()"]/.test(text)) return null;
@@ -140,7 +140,7 @@ export function readNameAt(text: string, from: number): { raw: string; tokens: n
   let count = 0;
   let pos = lead;
   let end = lead;
-  const WORD = /^([\p{L}'’.-]+)([ \t]+|$|(?=[^\p{L}'’.-]))/u;
+  const WORD = /^([\p{L}'’.-]+)(?:[ \t]+|$|(?=[^\p{L}'’.-]))/u;
   while (words.length < 7) {
     const m = WORD.exec(rest.slice(pos));
     if (!m) break;

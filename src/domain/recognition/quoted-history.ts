@@ -3,42 +3,67 @@
 // forward separator) cuts everything after it; `>` lines are dropped one by one, so that text a
 // customer writes below or between quoted lines survives.
 
+// Every test below reads one trimmed line of bounded length (MAX_MARKER_LINE): no pattern starts
+// or ends with a whitespace run, so none can backtrack over a long run of blanks (a body of 40,000
+// spaces once cost seconds here).
+import { MAX_MARKER_LINE } from './bounds.ts';
+
 const SEPARATOR = new RegExp(
-  '^\\s*[-_*=]{2,}\\s*(?:original(?:\\s+|-)message|ursprüngliche\\s+nachricht|original-?nachricht|' +
-    'forwarded\\s+message|weitergeleitete\\s+nachricht|message\\s+d\'origine)\\s*[-_*=]{2,}\\s*$',
+  '^[-_*=]{2,}\\s*(?:original(?:\\s+|-)message|ursprüngliche\\s+nachricht|original-?nachricht|' +
+    'forwarded\\s+message|weitergeleitete\\s+nachricht|message\\s+d\'origine)\\s*[-_*=]{2,}$',
   'iu',
 );
-const FORWARD_INTRO = /^\s*(?:begin\s+forwarded\s+message|anfang\s+der\s+weitergeleiteten\s+(?:nachricht|e-?mail)|ursprüngliche\s+nachricht)\s*:?\s*$/iu;
-const UNDERSCORE_RULE = /^\s*_{10,}\s*$/;
-/** "Am 12.03.2026 um 09:14 schrieb X <x@y>:", "On Tue, 10 Mar 2026, X wrote:", "X schrieb am …:", "Le … a écrit :". */
-const ATTRIBUTION = /^\s*(?:(?:am|on|le)\s.{3,250}?)?\b(?:schrieb|wrote|a\s+écrit)\b.{0,250}:\s*$/iu;
-const ATTRIBUTION_START = /^\s*(?:(?:am|on)\s|.*\b(?:schrieb|wrote)\b)/iu;
-const HEADER_FROM = /^\s*\**(?:von|from|de)\**\s*:\s*\S/iu;
-const HEADER_DATE = /^\s*\**(?:gesendet|sent|datum|date|envoyé)\**\s*:\s*\S/iu;
-const HEADER_OTHER = /^\s*\**(?:an|to|betreff|subject|cc|objet)\**\s*:/iu;
-const QUOTED = /^\s*>/;
+const FORWARD_INTRO = /^(?:begin\s+forwarded\s+message|anfang\s+der\s+weitergeleiteten\s+(?:nachricht|e-?mail)|ursprüngliche\s+nachricht)(?:\s*:)?$/iu;
+const UNDERSCORE_RULE = /^_{10,}$/;
+/**
+ * "Am 12.03.2026 um 09:14 schrieb X <x@y>:", "On Tue, 10 Mar 2026, X wrote:", "Le … a écrit :": the
+ * verb opens the line or follows "am/on/le" by 3 to 250 characters, and at most 250 characters
+ * after it the line ends in a colon. Checked by positions, not by one backtracking pattern.
+ */
+const ATTRIBUTION_VERB = /\b(?:schrieb|wrote|a\s+écrit)\b/giu;
+const ATTRIBUTION_LEAD = /^(?:am|on|le)\s/iu;
+const ATTRIBUTION_START = /^(?:am|on)\s/iu;
+const ATTRIBUTION_START_VERB = /\b(?:schrieb|wrote)\b/iu;
+const HEADER_FROM = /^\**(?:von|from|de)\**\s*:\s*\S/iu;
+const HEADER_DATE = /^\**(?:gesendet|sent|datum|date|envoyé)\**\s*:\s*\S/iu;
+const HEADER_OTHER = /^\**(?:an|to|betreff|subject|cc|objet)\**\s*:/iu;
+
+/** The line as the markers read it: trimmed, and empty when it is too long to be a marker at all. */
+function markerText(line: string | undefined): string {
+  const t = (line ?? '').trim();
+  return t.length > MAX_MARKER_LINE ? '' : t;
+}
 
 /** An attribution needs a date, a time or an address in it; "Sie schrieb mir:" alone is no quote marker. */
-function isAttribution(line: string): boolean {
-  return ATTRIBUTION.test(line) && /\d|@/.test(line);
+function isAttribution(text: string): boolean {
+  const t = text.trim();
+  if (!t.endsWith(':') || t.length > MAX_MARKER_LINE || !/[\d@]/.test(t)) return false;
+  const lead = ATTRIBUTION_LEAD.exec(t)?.[0].length;
+  for (const m of t.matchAll(ATTRIBUTION_VERB)) {
+    const after = t.length - 1 - (m.index + m[0].length);
+    if (after < 0 || after > 250) continue;
+    if (m.index === 0 || (lead !== undefined && m.index - lead >= 3 && m.index - lead <= 250)) return true;
+  }
+  return false;
 }
 
 /** "Von: …" followed within four lines by a date line and another header: an Outlook block. */
 function isHeaderBlock(lines: readonly string[], i: number): boolean {
-  if (!HEADER_FROM.test(lines[i] ?? '')) return false;
-  const next = lines.slice(i + 1, i + 5);
+  if (!HEADER_FROM.test(markerText(lines[i]))) return false;
+  const next = lines.slice(i + 1, i + 5).map(markerText);
   return next.some((l) => HEADER_DATE.test(l)) && next.some((l) => HEADER_OTHER.test(l) || HEADER_DATE.test(l));
 }
 
 function startsHistory(lines: readonly string[], i: number): boolean {
-  const line = lines[i] ?? '';
+  const line = markerText(lines[i]);
+  if (line === '') return false;
   if (SEPARATOR.test(line) || FORWARD_INTRO.test(line) || isHeaderBlock(lines, i)) return true;
-  if (UNDERSCORE_RULE.test(line) && (HEADER_FROM.test(lines[i + 1] ?? '') || isHeaderBlock(lines, i + 1))) return true;
+  if (UNDERSCORE_RULE.test(line) && (HEADER_FROM.test(markerText(lines[i + 1])) || isHeaderBlock(lines, i + 1))) return true;
   if (isAttribution(line)) return true;
   // Mail clients wrap long attribution lines ("… schrieb Stadtwerke <" / "service@…>:").
-  if (ATTRIBUTION_START.test(line) && !/:\s*$/.test(line)) {
+  if ((ATTRIBUTION_START.test(line) || ATTRIBUTION_START_VERB.test(line)) && !line.endsWith(':')) {
     for (const span of [2, 3]) {
-      const joined = lines.slice(i, i + span).join(' ');
+      const joined = lines.slice(i, i + span).map(markerText).join(' ');
       if (isAttribution(joined)) return true;
     }
   }
@@ -56,7 +81,7 @@ export function stripQuotedHistory(body: string): string {
   }
   return lines
     .slice(0, end)
-    .filter((line) => !QUOTED.test(line))
+    .filter((line) => !line.trimStart().startsWith('>'))
     .join('\n')
-    .replace(/\s+$/, '');
+    .trimEnd();
 }

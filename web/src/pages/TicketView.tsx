@@ -20,9 +20,22 @@ interface Conversation {
   agentId: number | null;
   deliveryStatus: 'queued' | 'sent' | 'failed' | 'blocked' | null;
   deliveryError: string | null;
-  flags: { autoReply?: string; spam?: boolean };
+  flags: MessageFlags;
   createdAt: string;
 }
+
+/** SPF/DKIM/DMARC of an inbound email as checked at intake (`flags.authentication`). */
+interface MailAuthentication {
+  spf: { result: string };
+  dkim: Array<{ result: string; domain: string | null }>;
+  dmarc: { result: string };
+  authenticated: boolean;
+  note: string | null;
+}
+
+interface MailAddress { address: string; name: string }
+
+interface MessageFlags { autoReply?: string; spam?: boolean; authentication?: MailAuthentication; replyTo?: MailAddress[] }
 
 type Actor = { type: 'user'; userId: number } | { type: 'system'; reason: string } | { type: 'webhook'; hook: string; invocationId: string };
 
@@ -52,17 +65,17 @@ interface PreviewItem { label: string; value: string | number; tooltip?: string;
 interface ErpUrl { url: string; icon?: string }
 
 const TEXTS: Texts<
-  | 'loading' | 'back' | 'from' | 'to' | 'cc' | 'refresh' | 'thread' | 'customerMessage' | 'reply' | 'note' | 'delivery' | 'queued' | 'sent'
+  | 'loading' | 'back' | 'from' | 'replyTo' | 'to' | 'cc' | 'refresh' | 'thread' | 'customerMessage' | 'reply' | 'note' | 'delivery' | 'queued' | 'sent'
   | 'failed' | 'blocked' | 'attachments' | 'composer' | 'message' | 'sendReply' | 'addNote' | 'replySent' | 'noteAdded' | 'properties'
   | 'status' | 'priority' | 'dueBy' | 'dueHint' | 'assignee' | 'unassigned' | 'save' | 'saved' | 'tags' | 'addTag' | 'add' | 'removeTag'
   | 'noTags' | 'customer' | 'unknown' | 'unknownHint' | 'levelConfirmed' | 'levelLegitimised' | 'levelRecognised' | 'reviewHint' | 'ok'
   | 'review' | 'unlink' | 'change' | 'customerNumber' | 'contract' | 'contracts' | 'openCustomer' | 'searchCustomer' | 'search' | 'noCustomer'
   | 'link' | 'linked' | 'confirmed' | 'unlinked' | 'erpLink' | 'activity' | 'time' | 'actor' | 'change2' | 'webhook' | 'recognition'
   | 'erpCalls' | 'detectionLog' | 'criteria' | 'noActivity' | 'user' | 'system' | 'hookActor' | 'created' | 'messageAdded' | 'webhookWarning'
-  | 'close' | 'customerSearch' | 'stale' | 'attachmentTooLarge' | 'spam' | 'autoReply' | 'recognitionNone'
+  | 'close' | 'customerSearch' | 'stale' | 'attachmentTooLarge' | 'spam' | 'autoReply' | 'recognitionNone' | 'senderVerified' | 'senderUnverified'
 > = {
   en: {
-    loading: 'Loading …', back: 'Inbox', from: 'From', to: 'To', cc: 'Cc', refresh: 'Refresh', thread: 'Conversation', customerMessage: 'Customer',
+    loading: 'Loading …', back: 'Inbox', from: 'From', replyTo: 'Reply-To', to: 'To', cc: 'Cc', refresh: 'Refresh', thread: 'Conversation', customerMessage: 'Customer',
     reply: 'Reply', note: 'Internal note', delivery: 'Delivery', queued: 'queued', sent: 'sent', failed: 'failed', blocked: 'blocked',
     attachments: 'Attachments', composer: 'Write', message: 'Message', sendReply: 'Send reply', addNote: 'Add internal note',
     replySent: 'Reply queued for sending.', noteAdded: 'Note added.', properties: 'Properties', status: 'Status', priority: 'Priority',
@@ -77,10 +90,10 @@ const TEXTS: Texts<
     criteria: 'Criteria met', noActivity: 'No activity yet.', user: 'User #{id}', system: 'System ({reason})', hookActor: 'Webhook {hook}',
     created: 'Ticket created', messageAdded: 'Message #{id} added ({direction})', webhookWarning: 'Webhook problem', close: 'Dismiss', customerSearch: 'Customer search',
     stale: 'from the cache; the ERP did not answer', attachmentTooLarge: 'Attachment not available', spam: 'spam', autoReply: 'automatic reply',
-    recognitionNone: 'no contract found',
+    recognitionNone: 'no contract found', senderVerified: 'sender verified', senderUnverified: 'sender not verified',
   },
   de: {
-    loading: 'Lädt …', back: 'Posteingang', from: 'Von', to: 'An', cc: 'Cc', refresh: 'Aktualisieren', thread: 'Verlauf', customerMessage: 'Kunde',
+    loading: 'Lädt …', back: 'Posteingang', from: 'Von', replyTo: 'Antwort an', to: 'An', cc: 'Cc', refresh: 'Aktualisieren', thread: 'Verlauf', customerMessage: 'Kunde',
     reply: 'Antwort', note: 'Interne Notiz', delivery: 'Zustellung', queued: 'in Warteschlange', sent: 'gesendet', failed: 'fehlgeschlagen', blocked: 'blockiert',
     attachments: 'Anhänge', composer: 'Schreiben', message: 'Nachricht', sendReply: 'Antwort senden', addNote: 'Interne Notiz speichern',
     replySent: 'Antwort zum Versand eingereiht.', noteAdded: 'Notiz gespeichert.', properties: 'Eigenschaften', status: 'Status', priority: 'Priorität',
@@ -95,7 +108,7 @@ const TEXTS: Texts<
     criteria: 'Erfüllte Kriterien', noActivity: 'Noch keine Aktivität.', user: 'Benutzer #{id}', system: 'System ({reason})', hookActor: 'Webhook {hook}',
     created: 'Ticket angelegt', messageAdded: 'Nachricht #{id} hinzugefügt ({direction})', webhookWarning: 'Webhook-Problem', close: 'Schließen', customerSearch: 'Kundensuche',
     stale: 'aus dem Cache; das ERP hat nicht geantwortet', attachmentTooLarge: 'Anhang nicht verfügbar', spam: 'Spam', autoReply: 'automatische Antwort',
-    recognitionNone: 'kein Vertrag gefunden',
+    recognitionNone: 'kein Vertrag gefunden', senderVerified: 'Absender bestätigt', senderUnverified: 'Absender nicht bestätigt',
   },
 };
 
@@ -212,7 +225,7 @@ function plainText(bodyPlain: string, body: string): string {
   return new window.DOMParser().parseFromString(body, 'text/html').body.textContent ?? '';
 }
 
-function MessageCard(props: { kind: 'in' | 'out' | 'internal'; title: string; from?: string | null; to?: string[]; cc?: string[]; at: string; text: string; attachments: Attachment[]; footer?: ReactNode }) {
+function MessageCard(props: { kind: 'in' | 'out' | 'internal'; title: string; from?: string | null; replyTo?: MailAddress[]; to?: string[]; cc?: string[]; at: string; text: string; attachments: Attachment[]; footer?: ReactNode }) {
   const t = useT(TEXTS);
   const { lang } = useLang();
   return (
@@ -220,6 +233,10 @@ function MessageCard(props: { kind: 'in' | 'out' | 'internal'; title: string; fr
       <header className="row muted" style={{ fontSize: 12 }}>
         <strong>{props.title}</strong>
         {props.from ? <span>{t('from')}: {props.from}</span> : null}
+        {/* Reply-To (RFC 5322 §3.6.2) when it names someone else: replies go there. */}
+        {props.replyTo?.length && props.replyTo.some((a) => !props.from?.toLowerCase().includes(a.address.toLowerCase())) ? (
+          <span data-testid="reply-to">{t('replyTo')}: {props.replyTo.map((a) => (a.name ? `${a.name} <${a.address}>` : a.address)).join(', ')}</span>
+        ) : null}
         {props.to?.length ? <span>{t('to')}: {props.to.join(', ')}</span> : null}
         {props.cc?.length ? <span>{t('cc')}: {props.cc.join(', ')}</span> : null}
         <span style={{ marginLeft: 'auto' }}>{formatDate(props.at, lang)}</span>
@@ -236,19 +253,30 @@ function Thread({ ticket, thread, users }: { ticket: Ticket; thread: Conversatio
   const { me } = useSession();
   const author = (c: Conversation) => (c.agentId !== null ? userName(c.agentId, users, me, (id) => t('user', { id })) : null);
   const flags = (f: { spam?: boolean; autoReply?: string }) => [f.spam ? t('spam') : null, f.autoReply ? `${t('autoReply')}: ${f.autoReply}` : null].filter(Boolean).join(' · ');
+  // Small: whether the From address is vouched for by its domain (SPF/DKIM/DMARC), details on hover.
+  const authBadge = (f: MessageFlags) => {
+    const a = f.authentication;
+    if (!a) return null;
+    const detail = `SPF ${a.spf.result} · DKIM ${a.dkim.map((d) => `${d.result}${d.domain ? ` (${d.domain})` : ''}`).join(', ') || 'none'} · DMARC ${a.dmarc.result}${a.note ? ` — ${a.note}` : ''}`;
+    return (
+      <span className={a.authenticated ? 'auth-badge auth-ok' : 'auth-badge auth-unverified'} title={detail} data-testid="sender-authentication">
+        {a.authenticated ? `✓ ${t('senderVerified')}` : `⚠ ${t('senderUnverified')}`}
+      </span>
+    );
+  };
   return (
     <section aria-label={t('thread')}>
       <MessageCard
-        kind="in" title={t('customerMessage')} from={senderOf(ticket)} to={ticket.to} at={ticket.createdAt}
+        kind="in" title={t('customerMessage')} from={senderOf(ticket)} replyTo={(ticket.flags as MessageFlags).replyTo} to={ticket.to} at={ticket.createdAt}
         text={plainText(ticket.bodyPlain, ticket.body)} attachments={ticket.attachments}
-        footer={flags(ticket.flags) ? <p className="muted">{flags(ticket.flags)}</p> : null}
+        footer={flags(ticket.flags) || (ticket.flags as MessageFlags).authentication ? <p className="muted">{authBadge(ticket.flags)} {flags(ticket.flags)}</p> : null}
       />
       {thread.map((c) => {
         const title = c.direction === 'in' ? t('customerMessage') : c.direction === 'out' ? t('reply') : t('note');
         const by = author(c);
         return (
           <MessageCard
-            key={c.id} kind={c.direction} title={by ? `${title} · ${by}` : title} from={c.direction === 'internal' ? null : c.fromEmail}
+            key={c.id} kind={c.direction} title={by ? `${title} · ${by}` : title} from={c.direction === 'internal' ? null : c.fromEmail} replyTo={c.flags.replyTo}
             to={c.direction === 'internal' ? [] : c.toEmail} cc={c.ccEmails} at={c.createdAt} text={plainText(c.bodyPlain, c.body)} attachments={c.attachments}
             footer={(
               <>
@@ -257,7 +285,7 @@ function Thread({ ticket, thread, users }: { ticket: Ticket; thread: Conversatio
                     {t('delivery')}: {t(c.deliveryStatus)}{c.deliveryError ? ` — ${c.deliveryError}` : ''}
                   </p>
                 ) : null}
-                {flags(c.flags) ? <p className="muted">{flags(c.flags)}</p> : null}
+                {flags(c.flags) || c.flags.authentication ? <p className="muted">{authBadge(c.flags)} {flags(c.flags)}</p> : null}
               </>
             )}
           />
@@ -271,7 +299,9 @@ function Composer({ ticket, onDone }: { ticket: Ticket; onDone: () => void }) {
   const t = useT(TEXTS);
   const action = useAction();
   const [text, setText] = useState('');
-  const [to, setTo] = useState(ticket.from ?? '');
+  // Replies go to the customer's Reply-To when the email had one (as the server does by default).
+  const replyTo = (ticket.flags as MessageFlags).replyTo ?? [];
+  const [to, setTo] = useState(replyTo.length ? replyTo.map((a) => a.address).join(', ') : ticket.from ?? '');
   const send = async (direction: 'out' | 'internal') => {
     const recipients = to.split(',').map((s) => s.trim()).filter(Boolean);
     const ok = await action.run(

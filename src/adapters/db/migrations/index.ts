@@ -6,6 +6,11 @@ import * as webhooks from './0003-webhooks.ts';
 import * as eventHooks from './0004-event-hooks.ts';
 import * as erp from './0005-erp.ts';
 import * as eventFeed from './0006-event-feed.ts';
+import * as authHardening from './0007-auth-hardening.ts';
+import * as mailLimits from './0008-mail-limits.ts';
+import * as mailAuthentication from './0009-mail-authentication.ts';
+import * as erpSearchKeys from './0010-erp-search-keys.ts';
+import * as ticketSearch from './0011-ticket-search.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -17,6 +22,11 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0004-event-hooks': eventHooks,
   '0005-erp': erp,
   '0006-event-feed': eventFeed,
+  '0007-auth-hardening': authHardening,
+  '0008-mail-limits': mailLimits,
+  '0009-mail-authentication': mailAuthentication,
+  '0010-erp-search-keys': erpSearchKeys,
+  '0011-ticket-search': ticketSearch,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

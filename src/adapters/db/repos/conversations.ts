@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { ActivityStore, ConversationStore, NewConversation, Page, PageRequest } from '../../../app/ports/store.ts';
+import type { ActivityStore, ConversationStore, NewConversation, Page, PageRequest, StoredMessageId } from '../../../app/ports/store.ts';
+import type { ThreadParent } from '../../../domain/mail/threading.ts';
 import type { ActivityEntry, NewActivity } from '../../../domain/activity.ts';
 import type { AttachmentRef, Conversation, DeliveryStatus, Direction, MessageFlags } from '../../../domain/conversation.ts';
 import type { Actor } from '../../../domain/user.ts';
@@ -84,11 +85,44 @@ export class ConversationRepo implements ConversationStore {
   async ticketsByMessageId(messageIds: string[]): Promise<Map<string, number>> {
     const found = new Map<string, number>();
     if (!messageIds.length) return found;
-    const tickets = await this.db.selectFrom('tickets').select(['id', 'message_id']).where('message_id', 'in', messageIds).execute();
-    for (const t of tickets) found.set(t.message_id!, t.id);
-    const convs = await this.db.selectFrom('conversations').select(['ticket_id', 'message_id']).where('message_id', 'in', messageIds).execute();
-    for (const c of convs) if (!found.has(c.message_id!)) found.set(c.message_id!, c.ticket_id);
+    // Mailers reuse ids, so one id may name messages on several tickets: the newest message wins
+    // (a reply most likely answers the latest message with that id; docs/email.md).
+    const newest = new Map<string, { at: number; ticketId: number }>();
+    const consider = (id: string, at: Date | string, ticketId: number) => {
+      const time = Date.parse(iso(at));
+      const best = newest.get(id);
+      if (!best || time >= best.at) newest.set(id, { at: time, ticketId });
+    };
+    const tickets = await this.db.selectFrom('tickets').select(['id', 'message_id', 'created_at']).where('message_id', 'in', messageIds).orderBy('id').execute();
+    for (const t of tickets) consider(t.message_id!, t.created_at, t.id);
+    const convs = await this.db.selectFrom('conversations').select(['ticket_id', 'message_id', 'created_at']).where('message_id', 'in', messageIds).orderBy('id').execute();
+    for (const c of convs) consider(c.message_id!, c.created_at, c.ticket_id);
+    for (const [id, best] of newest) found.set(id, best.ticketId);
     return found;
+  }
+
+  async messagesWithId(messageId: string): Promise<StoredMessageId[]> {
+    const tickets = await this.db.selectFrom('tickets').select(['id', 'from_email', 'created_at', 'flags']).where('message_id', '=', messageId).orderBy('id').execute();
+    const convs = await this.db.selectFrom('conversations').select(['id', 'ticket_id', 'direction', 'from_email', 'created_at', 'flags'])
+      .where('message_id', '=', messageId).where('direction', 'in', ['in', 'out']).orderBy('id').execute();
+    const hash = (flags: unknown) => jsonOrNull<MessageFlags>(flags)?.contentHash ?? null;
+    return [
+      ...tickets.map((t) => ({ ticketId: t.id, conversationId: null, direction: 'in' as const, from: t.from_email, at: iso(t.created_at), contentHash: hash(t.flags) })),
+      ...convs.map((c) => ({ ticketId: c.ticket_id, conversationId: c.id, direction: c.direction as 'in' | 'out', from: c.from_email, at: iso(c.created_at), contentHash: hash(c.flags) })),
+    ].sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  async threadParent(ticketId: number): Promise<ThreadParent | null> {
+    const conv = await this.db.selectFrom('conversations').select(['message_id', 'in_reply_to', 'references']).where('ticket_id', '=', ticketId)
+      .where('message_id', 'is not', null).where('direction', 'in', ['in', 'out'])
+      // An email that was never sent is nobody's parent.
+      .where((eb) => eb.or([eb('delivery_status', 'is', null), eb('delivery_status', 'not in', ['blocked', 'failed'])]))
+      .orderBy('id', 'desc').limit(1).executeTakeFirst();
+    if (conv) return { messageId: conv.message_id!, inReplyTo: conv.in_reply_to, references: json<string[]>(conv.references) };
+    const ticket = await this.db.selectFrom('tickets').select(['message_id', 'flags']).where('id', '=', ticketId).executeTakeFirst();
+    if (!ticket?.message_id) return null;
+    const flags = jsonOrNull<MessageFlags>(ticket.flags) ?? {};
+    return { messageId: ticket.message_id, inReplyTo: flags.inReplyTo ?? null, references: flags.references ?? [] };
   }
 
   async participants(ticketIds: number[]): Promise<Map<number, string[]>> {

@@ -3,6 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type {
   AttachmentStore, ImapCursor, ImapCursorStore, InboundRecord, InboundStatus, InboundStore, LeaseStore, StoredAttachment,
 } from '../../../app/ports/store.ts';
+import type { MailAuthentication } from '../../../domain/mail/authentication.ts';
 import type { Capabilities } from '../dialect.ts';
 import type { Database, InboundMessagesTable } from '../schema.ts';
 import { bool, flag, iso, json, toJson } from '../values.ts';
@@ -25,6 +26,8 @@ function toInbound(r: Selectable<InboundMessagesTable>): InboundRecord {
     conversationId: r.conversation_id,
     outcome: r.outcome,
     error: r.error,
+    clientAddress: r.client_address,
+    helo: r.helo,
   };
 }
 
@@ -38,6 +41,7 @@ export class InboundRepo implements InboundStore {
       .values({
         email_account_id: m.emailAccountId, source: m.source, source_key: m.sourceKey, envelope_from: m.envelopeFrom,
         envelope_to: toJson(m.envelopeTo), raw: m.raw, size: m.size, sha256, received_at: m.receivedAt, status: 'received',
+        client_address: m.clientAddress ?? null, helo: m.helo ?? null,
       })
       .onConflict((oc) => oc.columns(['email_account_id', 'source_key']).doNothing())
       .returning('id')
@@ -69,9 +73,12 @@ export class InboundRepo implements InboundStore {
     return rows.map(toInbound).sort((a, b) => a.id - b.id);
   }
 
-  async complete(id: number, r: { ticketId: number | null; conversationId: number | null; outcome: string; at: string }): Promise<void> {
+  async complete(id: number, r: { ticketId: number | null; conversationId: number | null; outcome: string; at: string; authentication?: MailAuthentication | null }): Promise<void> {
     await this.db.updateTable('inbound_messages')
-      .set({ status: 'processed', ticket_id: r.ticketId, conversation_id: r.conversationId, outcome: r.outcome, processed_at: r.at, locked_until: null, error: null })
+      .set({
+        status: 'processed', ticket_id: r.ticketId, conversation_id: r.conversationId, outcome: r.outcome, processed_at: r.at, locked_until: null, error: null,
+        ...(r.authentication ? { authentication: toJson(r.authentication) } : {}),
+      })
       .where('id', '=', id).execute();
   }
 
@@ -85,6 +92,32 @@ export class InboundRepo implements InboundStore {
     const r = await this.db.selectFrom('inbound_messages').select((eb) => eb.fn.countAll<number>().as('n'))
       .where('email_account_id', '=', emailAccountId).where('envelope_from', '=', sender).where('received_at', '>', since)
       .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async hitLimits(buckets: ReadonlyArray<{ bucket: string; limit: number }>, windowStart: string): Promise<string | null> {
+    for (const { bucket, limit } of buckets) {
+      // One statement: insert the window's first count, or raise it while under the limit. A row
+      // at its limit is left alone and nothing is returned, so concurrent sessions in any number
+      // of processes never get past the limit together.
+      const row = await this.db.insertInto('mail_rate_counters')
+        .values({ bucket, window_start: windowStart, count: 1 })
+        .onConflict((oc) => oc.columns(['bucket', 'window_start'])
+          .doUpdateSet((eb) => ({ count: eb('mail_rate_counters.count', '+', 1) }))
+          .where('mail_rate_counters.count', '<', limit))
+        .returning('count')
+        .executeTakeFirst();
+      if (!row || row.count > limit) return bucket;
+    }
+    return null;
+  }
+
+  async pruneLimits(before: string): Promise<void> {
+    await this.db.deleteFrom('mail_rate_counters').where('window_start', '<', before).execute();
+  }
+
+  async storedBytes(): Promise<number> {
+    const r = await this.db.selectFrom('inbound_messages').select((eb) => eb.fn.coalesce(eb.fn.sum<number>('size'), eb.lit(0)).as('n')).executeTakeFirstOrThrow();
     return Number(r.n);
   }
 }

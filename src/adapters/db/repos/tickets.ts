@@ -3,7 +3,9 @@ import type { NewTicket, Page, PageRequest, TicketFilter, TicketStore } from '..
 import type { Channel, LegitimationLevel, Ticket, TicketPriority, TicketStatus } from '../../../domain/ticket.ts';
 import type { Database, TicketsTable } from '../schema.ts';
 import { cursorAfter, pageOf } from './paging.ts';
-import { iso, isoOrNull, json, jsonOrNull, likePattern, toJson, uniquely } from '../values.ts';
+import type { DialectKind } from '../dialect.ts';
+import { ftsQuery, searchDocument, searchSource, searchWords, tsQuery } from '../search-text.ts';
+import { iso, isoOrNull, json, jsonOrNull, toJson, uniquely } from '../values.ts';
 import type { AttachmentRef, MessageFlags } from '../../../domain/conversation.ts';
 
 function toTicket(r: Selectable<TicketsTable>): Ticket {
@@ -73,12 +75,36 @@ function toRow(t: NewTicket) {
 }
 
 export class TicketRepo implements TicketStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly kind: DialectKind) {}
 
   async insert(ticket: NewTicket): Promise<Ticket> {
     const row = await uniquely('externalTicketId', () => this.db.insertInto('tickets').values({ ...toRow(ticket), version: 1 }).returningAll().executeTakeFirstOrThrow());
     await this.writeTags(row.id, ticket.tags);
+    await this.index(row.id, ticket, false);
     return toTicket(row);
+  }
+
+  /**
+   * Keeps the ticket's full-text row in step with what text search reads (see search-text.ts).
+   * A save that changes none of the indexed columns (status, tags, assignee…) costs one lookup.
+   */
+  private async index(id: number, t: Pick<NewTicket, 'subject' | 'bodyPlain' | 'from' | 'fromName'>, replace: boolean): Promise<void> {
+    const parts = [t.subject, t.bodyPlain, t.from ?? '', t.fromName ?? ''];
+    const source = searchSource(parts);
+    const pg = this.kind === 'postgres';
+    if (replace) {
+      const current = pg
+        ? await sql<{ source: string }>`SELECT source FROM ticket_search WHERE ticket_id = ${id}`.execute(this.db)
+        : await sql<{ source: string }>`SELECT source FROM ticket_search WHERE rowid = ${id}`.execute(this.db);
+      if (current.rows[0]?.source === source) return;
+      if (current.rows.length) {
+        await (pg ? sql`DELETE FROM ticket_search WHERE ticket_id = ${id}` : sql`DELETE FROM ticket_search WHERE rowid = ${id}`).execute(this.db);
+      }
+    }
+    const text = searchDocument(parts);
+    await (pg
+      ? sql`INSERT INTO ticket_search (ticket_id, source, text) VALUES (${id}, ${source}, ${text})`
+      : sql`INSERT INTO ticket_search (rowid, source, text) VALUES (${id}, ${source}, ${text})`).execute(this.db);
   }
 
   async get(id: number): Promise<Ticket | null> {
@@ -105,13 +131,13 @@ export class TicketRepo implements TicketStore {
         exists(selectFrom('ticket_tags').select('ticket_id').whereRef('ticket_tags.ticket_id', '=', 'tickets.id').where('ticket_tags.tag', '=', tag.toLowerCase())),
       );
     }
-    if (filter.text) {
-      const pattern = likePattern(filter.text);
-      q = q.where((eb) =>
-        eb.or(['subject', 'body_plain', 'from_email', 'from_name'].map((col) =>
-          eb(sql`lower(${sql.ref(col)})`, 'like', sql`${pattern} escape '\\'`),
-        )),
-      );
+    if (filter.text !== undefined) {
+      // Every word of the query, as a word or the start of one, in subject, body or sender.
+      const words = searchWords(filter.text);
+      if (!words.length) return { items: [], nextCursor: null };
+      q = this.kind === 'postgres'
+        ? q.where('id', 'in', sql<number>`(SELECT ticket_id FROM ticket_search WHERE tsv @@ to_tsquery('simple', ${tsQuery(words, true)}))`)
+        : q.where('id', 'in', sql<number>`(SELECT rowid FROM ticket_search WHERE ticket_search MATCH ${ftsQuery(words, true)})`);
     }
     const after = cursorAfter(page.cursor);
     if (after !== null) q = q.where('id', '<', after);
@@ -130,6 +156,7 @@ export class TicketRepo implements TicketStore {
     if (Number(res.numUpdatedRows) !== 1) return false;
     await this.db.deleteFrom('ticket_tags').where('ticket_id', '=', ticket.id).execute();
     await this.writeTags(ticket.id, ticket.tags);
+    await this.index(ticket.id, ticket, true);
     return true;
   }
 

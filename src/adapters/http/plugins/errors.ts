@@ -1,16 +1,59 @@
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CATALOGUE, type ErrorCode, type FieldProblem } from '../../../app/errors.ts';
 
 export const PROBLEM_TYPE_PREFIX = 'urn:deskhook:problem:';
 
+function problemBody(code: ErrorCode, detail: string, rest: Record<string, unknown> = {}): string {
+  const entry = ERROR_CATALOGUE[code];
+  return JSON.stringify({ type: PROBLEM_TYPE_PREFIX + code, title: entry.title, status: entry.status, code, detail, ...rest });
+}
+
 function send(reply: FastifyReply, code: ErrorCode, detail: string, extras: Record<string, unknown> = {}): FastifyReply {
   const entry = ERROR_CATALOGUE[code];
   const { retryAfterSeconds, ...rest } = extras;
   if (typeof retryAfterSeconds === 'number') reply.header('retry-after', String(retryAfterSeconds));
+  // RFC 9110 wants a challenge on every 401 (the auth plugin sets a more precise one, RFC 6750).
+  if (entry.status === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer');
   return reply
     .status(entry.status)
     .type('application/problem+json')
-    .send(JSON.stringify({ type: PROBLEM_TYPE_PREFIX + code, title: entry.title, status: entry.status, code, detail, ...rest }));
+    .send(problemBody(code, detail, rest));
+}
+
+/**
+ * A request Node's HTTP parser refuses (raw non-ASCII bytes in the URL such as `?q=Zähler`
+ * unencoded, a broken request line or header) never reaches Fastify's routes: it is answered
+ * here, as problem+json like every other 400. Timeouts and oversized headers keep their status.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let head: string;
+  let body: string;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    head = '408 Request Timeout';
+    body = JSON.stringify({ type: 'about:blank', title: 'Request Timeout', status: 408, detail: 'the request did not arrive in time' });
+  } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    head = '431 Request Header Fields Too Large';
+    body = JSON.stringify({ type: 'about:blank', title: 'Request Header Fields Too Large', status: 431, detail: 'the request headers are too large' });
+  } else {
+    head = '400 Bad Request';
+    const detail = err.code === 'HPE_INVALID_URL' || err.code === 'HPE_INVALID_CHARACTER'
+      ? 'the request line is not valid HTTP: characters outside ASCII in the URL must be percent-encoded (UTF-8), e.g. ?q=Z%C3%A4hler'
+      : 'the request is not valid HTTP';
+    body = problemBody('validation_failed', detail, { errors: [{ field: 'url', message: detail }] });
+  }
+  if (socket.writable && socket.bytesWritten === 0) {
+    socket.write(`HTTP/1.1 ${head}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
+/** Errors Fastify raises before routing (a path with bad percent-encoding: `/tickets/%ZZ`): problem+json too. */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const detail = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not validly percent-encoded (UTF-8)' : err.message;
+  reply.header('x-content-type-options', 'nosniff');
+  void send(reply, 'validation_failed', detail, { errors: [{ field: 'url', message: detail }] });
 }
 
 type AjvError = NonNullable<FastifyError['validation']>[number];
@@ -66,13 +109,33 @@ function validationProblems(err: FastifyError): FieldProblem[] {
  * Every error leaves as application/problem+json with a stable code. Client mistakes name the
  * problem; anything unexpected is logged with the request id and answered with a bare 500.
  */
-/** The path of the first string holding a NUL character, or null (depth-limited walk). */
-function nulAt(value: unknown, path: string, depth = 0): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+const NUL = 'must not contain the NUL character';
+const LONE_SURROGATE = 'must be well-formed Unicode (a lone surrogate is not)';
+
+/** What is wrong with a string deskhook would store, or null. */
+function textProblem(text: string): string | null {
+  if (text.includes('\u0000')) return NUL;
+  // JSON may spell half of a surrogate pair (`"\ud800"`); the databases store such a string
+  // differently (or not at all), so it is refused the same way on both.
+  return (text as string & { isWellFormed(): boolean }).isWellFormed() ? null : LONE_SURROGATE;
+}
+
+/**
+ * The path and problem of the first string or property name holding a NUL character or a lone
+ * surrogate, or null (depth-limited walk). A bad property name is reported at its parent, since
+ * the name itself cannot be echoed safely.
+ */
+function badTextAt(value: unknown, path: string, depth = 0): { path: string; problem: string } | null {
+  if (typeof value === 'string') {
+    const problem = textProblem(value);
+    return problem ? { path, problem } : null;
+  }
   if (depth > 32 || value === null || typeof value !== 'object') return null;
   for (const [k, v] of Object.entries(value)) {
-    if (k.includes('\u0000')) return path ? `${path}.${k}` : k;
-    const found = nulAt(v, path ? `${path}.${k}` : k, depth + 1);
+    const keyProblem = textProblem(k);
+    if (keyProblem === NUL) return { path: path ? `${path}.${k}` : k, problem: NUL };
+    if (keyProblem) return { path, problem: `property names ${keyProblem}` };
+    const found = badTextAt(v, path ? `${path}.${k}` : k, depth + 1);
     if (found !== null) return found;
   }
   return null;
@@ -86,13 +149,14 @@ function databaseUnreachable(err: unknown): boolean {
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {
-  // No text deskhook stores may hold NUL (PostgreSQL refuses it): a clear 400, never a 500.
+  // No text deskhook stores may hold NUL (PostgreSQL refuses it) or a lone surrogate (SQLite and
+  // PostgreSQL would store different text): a clear 400, never a 500.
   app.addHook('preValidation', async (request) => {
     for (const [part, value] of [['params', request.params], ['querystring', request.query], ['body', request.body]] as const) {
-      const at = nulAt(value, '');
+      const at = badTextAt(value, '');
       if (at !== null) {
-        const field = at || part;
-        throw new AppError('validation_failed', `${part}: ${field} must not contain the NUL character`, { errors: [{ field, message: 'must not contain the NUL character' }] });
+        const field = at.path || part;
+        throw new AppError('validation_failed', `${part}: ${field} ${at.problem}`, { errors: [{ field, message: at.problem }] });
       }
     }
   });

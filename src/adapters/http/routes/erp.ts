@@ -200,7 +200,7 @@ export const erpRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
   app.post('/erp/import', {
     config: { access: 'admin' },
     schema: {
-      tags: ['erp'], summary: 'Local ERP: import JSON lines `{"type":"contract"|"customer",…}`; all or nothing',
+      tags: ['erp'], summary: 'Local ERP: import JSON lines `{"type":"contract"|"customer",…}`; every line is checked before any is written',
       response: { 200: Type.Object({ contracts: Type.Integer(), customers: Type.Integer() }) },
     },
   }, async (request) => {

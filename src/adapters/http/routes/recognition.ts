@@ -42,6 +42,7 @@ const Result = Type.Object({
   criteria: Type.Array(Type.Object({ criterion: Type.String(), met: Type.Boolean(), detail: Type.String() })),
   detectionLog: Type.Array(Type.Object({ step: Type.String(), message: Type.String() })),
   erpCalls: Type.Array(Type.Object({ operation: Type.String(), cache: Type.String(), durationMs: Type.Number() })),
+  timedOut: Type.Optional(Type.Boolean({ description: 'The rules overran DESKHOOK_RECOGNITION_BUDGET_MS and were stopped: nothing was recognised.' })),
 });
 
 const withWarnings = ({ ticket, warnings }: TicketUpdateResult) => (warnings.length ? { ...ticket, warnings } : ticket);

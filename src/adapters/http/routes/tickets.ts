@@ -134,6 +134,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
     schema: {
       tags: ['tickets'], summary: 'Download an attachment (always as a download, never rendered inline)',
       params: Type.Object({ id: Type.String({ pattern: '^att_[A-Za-z0-9_-]{10,64}$' }) }),
+      response: { 200: { description: 'The file', content: { 'application/octet-stream': { schema: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }) } } } },
     },
   }, async (request, reply) => {
     const attachment = await deps.store.attachments.get(request.params.id);

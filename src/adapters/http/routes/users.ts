@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { createApiKey, createUser, listApiKeys, revokeApiKey, updateUser } from '../../../app/auth/users.ts';
 import type { AppDeps } from '../../../app/deps.ts';
 import { notFound } from '../../../app/errors.ts';
-import { ROLES } from '../../../domain/user.ts';
+import { API_KEY_SCOPES, ROLES } from '../../../domain/user.ts';
+import { principalOf } from '../plugins/auth.ts';
 import { ApiKey, Closed, Email, Enum, IdParams, PageQuery, pageOf, User } from '../schemas.ts';
 
 const UserIn = Type.Object({
@@ -19,7 +20,12 @@ const UserPatch = Type.Object({
   disabled: Type.Optional(Type.Boolean()),
   password: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
 }, { ...Closed, minProperties: 1 });
-const ApiKeyIn = Type.Object({ userId: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), name: Type.String({ minLength: 1, maxLength: 200 }) }, Closed);
+const ApiKeyIn = Type.Object({
+  userId: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  scope: Type.Optional(Enum(API_KEY_SCOPES, { description: 'Default: the owner\'s role (agent or admin); admin only for admins.' })),
+  expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'In the future; the key never expires when left out.' })),
+}, Closed);
 const ApiKeyCreated = Type.Object({ key: Type.String({ description: 'Shown once; only its digest is stored.' }), apiKey: ApiKey });
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
@@ -41,8 +47,15 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
 
   app.patch('/users/:id', {
     config: { access: 'admin' },
-    schema: { tags: ['users'], params: IdParams, body: UserPatch, response: { 200: User } },
-  }, async (request) => updateUser(deps, request.params.id, request.body));
+    schema: {
+      tags: ['users'], params: IdParams, body: UserPatch, response: { 200: User },
+      description: 'A new password, role or disabling ends the user\'s sessions (an admin changing their own password keeps the session that did it); disabling also revokes their API keys.',
+    },
+  }, async (request) => {
+    const principal = principalOf(request);
+    const keepSession = principal.kind === 'session' && principal.user.id === request.params.id ? principal.tokenId : null;
+    return updateUser(deps, request.params.id, request.body, { keepSession });
+  });
 
   app.get('/api-keys', {
     config: { access: 'admin' },
@@ -52,7 +65,10 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
   app.post('/api-keys', {
     config: { access: 'admin' },
     schema: { tags: ['api-keys'], body: ApiKeyIn, response: { 201: ApiKeyCreated } },
-  }, async (request, reply) => reply.status(201).send(await createApiKey(deps, request.body.userId, request.body.name)));
+  }, async (request, reply) => {
+    const { userId, name, scope, expiresAt } = request.body;
+    return reply.status(201).send(await createApiKey(deps, userId, name, { ...(scope ? { scope } : {}), expiresAt: expiresAt ?? null }));
+  });
 
   app.delete('/api-keys/:id', {
     config: { access: 'admin' },

@@ -4,7 +4,7 @@ import { draftOf, draftProblem, executorOf, ExecutorEditor, type Executor, type 
 import { ErrorNote, Field, useLoad } from '../../components/ui.tsx';
 import { useLang, useT, type Texts } from '../../i18n.tsx';
 
-/** Settings → Integration of surrounding systems → ERP Integration (PRODUCT.md §6). */
+/** Settings → Integration of surrounding systems → ERP Integration (docs/product.md, ERP integration). */
 
 const OPERATIONS = ['contractById', 'customerById', 'searchContracts', 'searchCustomers'] as const;
 type Operation = (typeof OPERATIONS)[number];

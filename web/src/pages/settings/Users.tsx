@@ -8,44 +8,50 @@ const TEXTS: Texts<
   | 'title' | 'users' | 'loading' | 'name' | 'email' | 'role' | 'roleOf' | 'admin' | 'agent' | 'kind' | 'person' | 'service' | 'status' | 'active' | 'disabled'
   | 'actions' | 'disable' | 'enable' | 'disableLabel' | 'enableLabel' | 'confirmDisable' | 'you' | 'updated'
   | 'newUser' | 'password' | 'passwordHint' | 'serviceUser' | 'serviceHint' | 'create' | 'creating' | 'createdUser'
-  | 'keys' | 'keysIntro' | 'newKey' | 'keyUser' | 'keyName' | 'keyNameHint' | 'createKey' | 'keyCreated' | 'keyOnce' | 'copy' | 'copied' | 'copyFailed' | 'dismiss'
+  | 'keys' | 'keysIntro' | 'newKey' | 'keyName' | 'keyNameHint' | 'createKey' | 'keyCreated' | 'keyOnce' | 'copy' | 'copied' | 'copyFailed' | 'dismiss'
   | 'keyValue' | 'prefix' | 'created' | 'lastUsed' | 'never' | 'revoke' | 'revokeLabel' | 'confirmRevoke' | 'revoked' | 'noKeys' | 'chooseUser'
+  | 'keyOwner' | 'scope' | 'scopeRead' | 'scopeAgent' | 'scopeAdmin' | 'scopeDefault' | 'scopeHint' | 'expires' | 'expiresHint' | 'expiresNever' | 'expired'
 > = {
   en: {
     title: 'Users and API keys', users: 'Users', loading: 'Loading …', name: 'Name', email: 'E-mail', role: 'Role', roleOf: 'Role of {name}',
     admin: 'Admin', agent: 'Agent', kind: 'Kind', person: 'person', service: 'service user', status: 'Status', active: 'active', disabled: 'disabled',
     actions: 'Actions', disable: 'Disable', enable: 'Enable', disableLabel: 'Disable {name}', enableLabel: 'Enable {name}',
     confirmDisable: 'Disable {name}? They are logged out and their API keys stop working.', you: '(you)', updated: '{name} updated.',
-    newUser: 'New user', password: 'Password', passwordHint: 'At least 10 characters.', serviceUser: 'Service user (for integrations: no password, cannot log in)',
+    newUser: 'New user', password: 'Password', passwordHint: 'At least 10 characters and hard to guess: several unrelated words, or a generated password.', serviceUser: 'Service user (for integrations: no password, cannot log in)',
     serviceHint: 'Give it an API key below.', create: 'Create user', creating: 'Creating …', createdUser: 'User {name} created.',
     keys: 'API keys', keysIntro: 'Integrations call /api/v1 with an API key (Authorization: Bearer dhk_…); it acts as its user.', newKey: 'New API key',
-    keyUser: 'User', keyName: 'Key name', keyNameHint: 'What it is for, e.g. "ERP sync".', createKey: 'Create API key',
+    keyName: 'Key name', keyNameHint: 'What it is for, e.g. "ERP sync".', createKey: 'Create API key',
     keyCreated: 'API key "{name}" created for {user}.', keyOnce: 'Copy the key now: it is shown only this once; deskhook stores only its digest.',
     copy: 'Copy', copied: 'Copied to the clipboard.', copyFailed: 'Copying failed: select the key and copy it by hand.', dismiss: 'Done, I have copied it',
     keyValue: 'New API key (shown once)', prefix: 'Prefix', created: 'Created', lastUsed: 'Last used', never: 'never', revoke: 'Revoke', revokeLabel: 'Revoke {name}',
     confirmRevoke: 'Revoke the API key {name}? Integrations using it stop working at once.', revoked: 'API key {name} revoked.', noKeys: 'No API keys.',
     chooseUser: 'Choose a user',
+    keyOwner: 'Key owner', scope: 'Scope', scopeRead: 'read only', scopeAgent: 'agent', scopeAdmin: 'admin', scopeDefault: 'as the owner\'s role',
+    scopeHint: 'Read only: GET requests. Never more than the owner may.', expires: 'Expires', expiresHint: 'Optional; empty: never.', expiresNever: 'never', expired: 'expired',
   },
   de: {
     title: 'Benutzer und API-Schlüssel', users: 'Benutzer', loading: 'Lädt …', name: 'Name', email: 'E-Mail', role: 'Rolle', roleOf: 'Rolle von {name}',
     admin: 'Admin', agent: 'Agent', kind: 'Art', person: 'Person', service: 'Dienstbenutzer', status: 'Status', active: 'aktiv', disabled: 'deaktiviert',
     actions: 'Aktionen', disable: 'Deaktivieren', enable: 'Aktivieren', disableLabel: 'Deaktivieren: {name}', enableLabel: 'Aktivieren: {name}',
     confirmDisable: '{name} deaktivieren? Die Person wird abgemeldet und ihre API-Schlüssel funktionieren nicht mehr.', you: '(Sie)', updated: '{name} geändert.',
-    newUser: 'Neuer Benutzer', password: 'Passwort', passwordHint: 'Mindestens 10 Zeichen.', serviceUser: 'Dienstbenutzer (für Integrationen: kein Passwort, keine Anmeldung)',
+    newUser: 'Neuer Benutzer', password: 'Passwort', passwordHint: 'Mindestens 10 Zeichen und schwer zu erraten: mehrere unzusammenhängende Wörter oder ein erzeugtes Passwort.', serviceUser: 'Dienstbenutzer (für Integrationen: kein Passwort, keine Anmeldung)',
     serviceHint: 'Geben Sie ihm unten einen API-Schlüssel.', create: 'Benutzer anlegen', creating: 'Legt an …', createdUser: 'Benutzer {name} angelegt.',
     keys: 'API-Schlüssel', keysIntro: 'Integrationen rufen /api/v1 mit einem API-Schlüssel auf (Authorization: Bearer dhk_…); er handelt als sein Benutzer.', newKey: 'Neuer API-Schlüssel',
-    keyUser: 'Benutzer', keyName: 'Name des Schlüssels', keyNameHint: 'Wofür er ist, z. B. „ERP-Abgleich“.', createKey: 'API-Schlüssel anlegen',
+    keyName: 'Name des Schlüssels', keyNameHint: 'Wofür er ist, z. B. „ERP-Abgleich“.', createKey: 'API-Schlüssel anlegen',
     keyCreated: 'API-Schlüssel „{name}“ für {user} angelegt.', keyOnce: 'Kopieren Sie den Schlüssel jetzt: Er wird nur dieses eine Mal angezeigt; deskhook speichert nur seinen Hash.',
     copy: 'Kopieren', copied: 'In die Zwischenablage kopiert.', copyFailed: 'Kopieren fehlgeschlagen: Schlüssel markieren und von Hand kopieren.', dismiss: 'Erledigt, ich habe ihn kopiert',
     keyValue: 'Neuer API-Schlüssel (einmalig angezeigt)', prefix: 'Präfix', created: 'Angelegt', lastUsed: 'Zuletzt benutzt', never: 'nie', revoke: 'Widerrufen', revokeLabel: 'Widerrufen: {name}',
     confirmRevoke: 'API-Schlüssel {name} widerrufen? Integrationen, die ihn verwenden, funktionieren sofort nicht mehr.', revoked: 'API-Schlüssel {name} widerrufen.', noKeys: 'Keine API-Schlüssel.',
     chooseUser: 'Benutzer wählen',
+    keyOwner: 'Inhaber des Schlüssels', scope: 'Umfang', scopeRead: 'nur lesen', scopeAgent: 'Agent', scopeAdmin: 'Admin', scopeDefault: 'wie die Rolle des Inhabers',
+    scopeHint: 'Nur lesen: GET-Anfragen. Nie mehr, als der Inhaber darf.', expires: 'Läuft ab', expiresHint: 'Optional; leer: nie.', expiresNever: 'nie', expired: 'abgelaufen',
   },
 };
 
 type Role = 'admin' | 'agent';
 interface User { id: number; email: string; name: string; role: Role; service: boolean; disabled: boolean; createdAt: string }
-interface ApiKey { id: number; userId: number; name: string; prefix: string; createdAt: string; lastUsedAt: string | null }
+type Scope = 'read' | 'agent' | 'admin';
+interface ApiKey { id: number; userId: number; name: string; prefix: string; scope: Scope; createdAt: string; expiresAt: string | null; lastUsedAt: string | null }
 interface FieldProblem { field: string; message: string }
 
 async function loadAll<T>(path: string): Promise<T[]> {
@@ -88,7 +94,7 @@ export function UsersPage() {
   const [nuError, setNuError] = useState<unknown>(null);
 
   // New API key
-  const [nk, setNk] = useState({ userId: '', name: '' });
+  const [nk, setNk] = useState({ userId: '', name: '', scope: '' as Scope | '', expires: '' });
   const [nkBusy, setNkBusy] = useState(false);
   const [nkError, setNkError] = useState<unknown>(null);
   const [shown, setShown] = useState<{ key: string; name: string; user: string } | null>(null);
@@ -131,9 +137,12 @@ export function UsersPage() {
     setShown(null);
     setCopyNote(null);
     try {
-      const r = await api<{ key: string; apiKey: ApiKey }>('POST', '/api-keys', { userId: Number(nk.userId), name: nk.name });
+      // The date input gives a day; the key works through the end of that day (local time).
+      const expiresAt = nk.expires ? new Date(`${nk.expires}T23:59:59`).toISOString() : undefined;
+      const body = { userId: Number(nk.userId), name: nk.name, ...(nk.scope ? { scope: nk.scope } : {}), ...(expiresAt ? { expiresAt } : {}) };
+      const r = await api<{ key: string; apiKey: ApiKey }>('POST', '/api-keys', body);
       setShown({ key: r.key, name: r.apiKey.name, user: userName(r.apiKey.userId) });
-      setNk({ userId: nk.userId, name: '' });
+      setNk({ userId: nk.userId, name: '', scope: nk.scope, expires: '' });
       keys.reload();
     } catch (err) {
       setNkError(err);
@@ -167,6 +176,8 @@ export function UsersPage() {
   const nuProblems = problemsOf(nuError);
   const nkProblems = problemsOf(nkError);
   const activeUsers = (users.data ?? []).filter((u) => !u.disabled);
+  const scopeLabel = (scope: Scope) => t(scope === 'read' ? 'scopeRead' : scope === 'agent' ? 'scopeAgent' : 'scopeAdmin');
+  const keyOwner = activeUsers.find((u) => String(u.id) === nk.userId);
 
   return (
     <section>
@@ -284,7 +295,7 @@ export function UsersPage() {
         <h3 id="new-key-title" style={{ marginTop: 0 }}>{t('newKey')}</h3>
         <div className="row" style={{ alignItems: 'flex-start' }}>
           <div>
-            <Field label={t('keyUser')}>
+            <Field label={t('keyOwner')}>
               <select value={nk.userId} onChange={(e) => setNk({ ...nk, userId: e.target.value })}>
                 <option value="">{t('chooseUser')}</option>
                 {activeUsers.map((u) => <option key={u.id} value={String(u.id)}>{u.name} ({u.email})</option>)}
@@ -297,6 +308,23 @@ export function UsersPage() {
               <input value={nk.name} autoComplete="off" onChange={(e) => setNk({ ...nk, name: e.target.value })} />
             </Field>
             <FieldErrors problems={nkProblems} field="name" />
+          </div>
+          <div>
+            <Field label={t('scope')} hint={t('scopeHint')}>
+              <select value={nk.scope} onChange={(e) => setNk({ ...nk, scope: e.target.value as Scope | '' })}>
+                <option value="">{t('scopeDefault')}</option>
+                <option value="read">{t('scopeRead')}</option>
+                <option value="agent">{t('scopeAgent')}</option>
+                {keyOwner?.role === 'agent' ? null : <option value="admin">{t('scopeAdmin')}</option>}
+              </select>
+            </Field>
+            <FieldErrors problems={nkProblems} field="scope" />
+          </div>
+          <div>
+            <Field label={t('expires')} hint={t('expiresHint')}>
+              <input type="date" value={nk.expires} onChange={(e) => setNk({ ...nk, expires: e.target.value })} />
+            </Field>
+            <FieldErrors problems={nkProblems} field="expiresAt" />
           </div>
         </div>
         <ErrorNote error={nkError} />
@@ -311,9 +339,11 @@ export function UsersPage() {
           <thead>
             <tr>
               <th scope="col">{t('keyName')}</th>
-              <th scope="col">{t('keyUser')}</th>
+              <th scope="col">{t('keyOwner')}</th>
               <th scope="col">{t('prefix')}</th>
+              <th scope="col">{t('scope')}</th>
               <th scope="col">{t('created')}</th>
+              <th scope="col">{t('expires')}</th>
               <th scope="col">{t('lastUsed')}</th>
               <th scope="col">{t('actions')}</th>
             </tr>
@@ -324,7 +354,12 @@ export function UsersPage() {
                 <td>{k.name}</td>
                 <td>{userName(k.userId)}</td>
                 <td><code>{k.prefix}…</code></td>
+                <td>{scopeLabel(k.scope)}</td>
                 <td>{formatDate(k.createdAt, lang)}</td>
+                <td>
+                  {k.expiresAt ? formatDate(k.expiresAt, lang) : <span className="muted">{t('expiresNever')}</span>}
+                  {k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? <> <strong>{t('expired')}</strong></> : null}
+                </td>
                 <td>{k.lastUsedAt ? formatDate(k.lastUsedAt, lang) : <span className="muted">{t('never')}</span>}</td>
                 <td><button type="button" className="danger" aria-label={t('revokeLabel', { name: k.name })} onClick={() => void revoke(k)}>{t('revoke')}</button></td>
               </tr>
