@@ -500,8 +500,10 @@ function commonEnv(): Record<string, string> {
     DESKHOOK_EVENT_POLL_MS: '50',
     DESKHOOK_EVENT_TIMEOUT_MS: String(EVENT_TIMEOUT_MS),
     DESKHOOK_EVENT_CONCURRENCY: String(EVENT_CONCURRENCY),
-    // One sender per message anyway; the flood limit is not what is tested here.
+    // One sender per message anyway; the flood limits are not what is tested here.
     DESKHOOK_MAIL_FLOOD_LIMIT: '100000',
+    DESKHOOK_MAIL_FLOOD_CLIENT_LIMIT: '1000000',
+    DESKHOOK_MAIL_FLOOD_ACCOUNT_LIMIT: '1000000',
   };
 }
 
@@ -803,7 +805,8 @@ class MailLoad {
     });
   }
 
-  send(override: { messageId?: string; subject?: string } = {}): Promise<MailRecord> {
+  /** `raw`: send exactly these bytes (a client resending the message it sent before). */
+  send(override: { messageId?: string; subject?: string; raw?: string } = {}): Promise<MailRecord> {
     const n = ++this.n;
     const record: MailRecord = {
       messageId: override.messageId ?? `chaos-${this.tag}-${n}@chaos.example`,
@@ -811,20 +814,23 @@ class MailLoad {
       attempts: [], acceptedAt: null, rejected: null, gaveUp: false,
     };
     this.records.push(record);
-    const task: Promise<MailRecord> = this.deliver(record, n).finally(() => this.inFlight.delete(task));
+    const task: Promise<MailRecord> = this.deliver(record, n, override.raw).finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
     return task;
   }
 
-  private async deliver(record: MailRecord, n: number): Promise<MailRecord> {
+  private async deliver(record: MailRecord, n: number, raw?: string): Promise<MailRecord> {
     const deadline = Date.now() + (this.options.deadlineMs ?? 300_000);
+    const from = `kunde-${this.tag}-${n}@customer.example`;
     for (;;) {
       const began = Date.now();
       try {
-        const info = await this.transport.sendMail({
-          from: `Kunde ${n} <kunde-${this.tag}-${n}@customer.example>`, to: this.to, subject: record.subject,
-          text: `Guten Tag,\ndas ist Nachricht ${n} des Laufs ${this.tag}.\nViele Grüße\n`, messageId: `<${record.messageId}>`,
-        });
+        const info = await this.transport.sendMail(raw !== undefined
+          ? { envelope: { from, to: [this.to] }, raw }
+          : {
+            from: `Kunde ${n} <${from}>`, to: this.to, subject: record.subject,
+            text: `Guten Tag,\ndas ist Nachricht ${n} des Laufs ${this.tag}.\nViele Grüße\n`, messageId: `<${record.messageId}>`,
+          });
         record.attempts.push({ at: began, answer: String(info.response).slice(0, 3), ms: Date.now() - began });
         record.acceptedAt = Date.now();
         return record;
@@ -1727,7 +1733,9 @@ export async function smtpDrops(options: ChaosOptions): Promise<ScenarioResult> 
       } catch (err) {
         failures.push((err as Error).message);
       }
-      void mail.send({ messageId: `dropped-${tag}-${i}@chaos.example`, subject: `dropped ${tag} ${i}` });
+      // A real client sends the same bytes again; deskhook recognises the redelivery by the
+      // Message-ID and the content (a different message reusing the id would be kept).
+      void mail.send({ messageId: `dropped-${tag}-${i}@chaos.example`, subject: `dropped ${tag} ${i}`, raw: `${message}\r\n` });
     }
     await mail.generated();
     // Afterwards: still serving.
@@ -1843,6 +1851,21 @@ class FakeErp {
   }
 }
 
+/**
+ * The longest event-loop delay the process measured since the last call (prom-client's
+ * monitorEventLoopDelay histogram, reset on every scrape of /metrics), in ms; null when unread.
+ * It tells a stall of the server from one of the machine or of this harness.
+ */
+async function eventLoopDelayMaxMs(baseUrl: string): Promise<number | null> {
+  try {
+    const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const match = /^deskhook_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(await res.text());
+    return match ? Number(match[1]) * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
 interface Lookup {
   phase: string;
   kind: 'cached' | 'uncached';
@@ -1908,6 +1931,7 @@ export async function erpFailing(options: ChaosOptions): Promise<ScenarioResult>
     mail.start(p.emails / ((2 * p.phaseMs) / 1000), p.emails);
 
     const phases: Record<string, { from: number; to: number }> = {};
+    await eventLoopDelayMaxMs(server.baseUrl); // resets the server's own measurement
     let uncachedN = 0;
     for (const phase of ['failing', 'slow'] as const) {
       erp.mode = phase;
@@ -1929,6 +1953,7 @@ export async function erpFailing(options: ChaosOptions): Promise<ScenarioResult>
       }));
       phases[phase] = { from, to: Date.now() };
     }
+    const serverLoopMaxMs = await eventLoopDelayMaxMs(server.baseUrl);
 
     erp.mode = 'ok';
     const okAt = Date.now();
@@ -1982,6 +2007,7 @@ export async function erpFailing(options: ChaosOptions): Promise<ScenarioResult>
       [`ERP slow (answers after ${sec(erp.slowMs)}), cached ids`]: describe(of('slow', 'cached')),
       [`ERP slow (answers after ${sec(erp.slowMs)}), uncached ids`]: `${describe(slowUncached)}; ${erp.callsBetween(phases.slow!.from, phases.slow!.to, 'contractById')} contractById calls for ${of('slow', 'cached').length + slowUncached.length} lookups`,
       '/healthz during the ERP failure': latencySummary(healthLat),
+      'longest event-loop delay of the server during the ERP failure': serverLoopMaxMs === null ? 'not measured' : `${Math.round(serverLoopMaxMs)} ms`,
       'first fresh answer after the ERP recovered': duration(recoveredMs === null ? null : recoveredMs / 1000),
       'emails during the failure': `${s.emails.accepted} accepted, all tickets (recognition could not reach the ERP)`,
       'ERP stats of the process': stats.status === 200 ? JSON.stringify({ ...stats.json, local: undefined }) : `${stats.status}`,

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
@@ -9,6 +8,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptInbound } from '../src/app/mail/accept-inbound.ts';
 import { processPendingInbound } from '../src/app/mail/ingest-inbound.ts';
+import { freePort } from './support/process.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 /**
@@ -28,15 +28,6 @@ interface Receiver {
   /** stdout lines: the start line, then one per request. */
   lines: string[];
   stop(): Promise<void>;
-}
-
-/** Free ports on 127.0.0.1, held open together so the same port is never handed out twice. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))));
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 /** `node docs/examples/webhook-receiver.mjs` with only what its documentation says it needs. */
@@ -107,7 +98,8 @@ describe('docs/examples/webhook-receiver.mjs driven by deskhook (sqlite)', () =>
 
   beforeAll(async () => {
     t = await startTestApp('sqlite');
-    const [port, wrongPort] = await freePorts(2);
+    const port = await freePort();
+    const wrongPort = await freePort();
     const created = await t.api('POST', '/api/v1/email-accounts', {
       name: 'Kundenservice', address: 'kundenservice@stadtwerke.example', inbound: { type: 'smtp' }, webhooks: hooksTo(`http://127.0.0.1:${port}/`),
     });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,18 +13,27 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** A port nobody listens on right now: the kernel picks one for port 0, we give it back. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A port nobody listens on right now, for a child process to listen on. It is taken below the
+ * kernel's ephemeral range (32768-60999 on Linux): a port the kernel picks for port 0 is also one
+ * it may give the next outgoing connection of any process here (a test's fetch, a database
+ * client) between our check and the child's listen, and the child then fails with EADDRINUSE.
+ * Ports are not handed out twice by one test process.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = CHILD_PORTS_FROM + Math.floor(Math.random() * (CHILD_PORTS_TO - CHILD_PORTS_FROM));
+    if (handedOut.has(port)) continue;
+    if (await isPortFree(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port between ${CHILD_PORTS_FROM} and ${CHILD_PORTS_TO}`);
 }
+const CHILD_PORTS_FROM = 20_000;
+const CHILD_PORTS_TO = 32_000;
+const handedOut = new Set<number>();
 
 /** True when we can bind the port on 127.0.0.1, i.e. no process holds it any more. */
 export function isPortFree(port: number): Promise<boolean> {
@@ -257,6 +266,18 @@ export interface StartOptions {
  * exits or takes longer than timeoutMs).
  */
 export async function startServer(options: StartOptions): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(options);
+    } catch (error) {
+      // Another process here may still take a port between our check and the child's listen.
+      if (attempt < 3 && /EADDRINUSE/.test(String(error))) continue;
+      throw error;
+    }
+  }
+}
+
+async function startServerOnce(options: StartOptions): Promise<RunningServer> {
   const port = await freePort();
   const smtpPort = await freePort();
   const env = childEnv({
