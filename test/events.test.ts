@@ -339,6 +339,27 @@ describe.each(BACKENDS)('event hooks on %s', (kind) => {
     expect(await registry.getSingleMetricAsString('deskhook_event_deliveries_pending')).toContain('deskhook_event_deliveries_pending 0');
   });
 
+  it('a rotated secret signs the next delivery at once, though the worker had the hook cached', async () => {
+    const hook = await createHook();
+    const worker = new DeliveryWorker({ deps: t.deps, holder: 'w1', concurrency: 2, pollMs: 20, leaseMs: 30_000 });
+    worker.start();
+    try {
+      await newTicket('vorher');
+      await expect.poll(() => calls.length, { timeout: 10_000 }).toBe(1);
+      const old = (await t.api('GET', `/api/v1/event-hooks/${hook.id}/signing-secret`)).json().signingSecret;
+      expect(verify(old, calls[0]!)).toBeTruthy();
+      // The worker has read (and cached) the hook; the rotation is a write it does not see.
+      const rotated = (await t.api('POST', `/api/v1/event-hooks/${hook.id}/signing-secret/rotate`)).json().signingSecret;
+      await newTicket('nachher');
+      await expect.poll(() => calls.length, { timeout: 10_000 }).toBe(2);
+      expect(String(calls[1]!.headers['webhook-signature']).split(' ')).toHaveLength(2);
+      expect(verify(rotated, calls[1]!)).toBeTruthy();
+      expect(verify(old, calls[1]!)).toBeTruthy();
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('the pull feed filters by type, ticket and time and follows a cursor', async () => {
     const a = await newTicket('A');
     t.clock.advance(60_000);

@@ -188,6 +188,24 @@ describe.each(BACKENDS)('synchronous webhooks on %s', (kind) => {
     const retried = await t.api('POST', `/api/v1/email-accounts/${accountId}/invocations/${failure.meta.invocationId}/retry`);
     expect(retried.json()).toMatchObject({ outcome: 'ok', error: null });
     expect((await t.api('GET', `/api/v1/tickets/${result.ticketId}`)).json().tags).toEqual(['nachgeholt']);
+
+    // The retry resends the same message (Standard Webhooks: the id names it across attempts):
+    // the same webhook-id and body, signed afresh; its invocation names the one it retried.
+    const [first, again] = calls.slice(-2);
+    expect(again!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+    expect(again!.headers['webhook-id']).toBe(failure.meta.invocationId);
+    expect(again!.json).toEqual(first!.json);
+    const { signingSecret } = (await t.api('GET', `/api/v1/email-accounts/${accountId}/webhooks/signing-secret`)).json();
+    const h = again!.headers;
+    expect(new Webhook(signingSecret).verify(again!.body, { 'webhook-id': String(h['webhook-id']), 'webhook-timestamp': String(h['webhook-timestamp']), 'webhook-signature': String(h['webhook-signature']) })).toBeTruthy();
+    const log = (await t.api('GET', `/api/v1/email-accounts/${accountId}/invocations`)).json().items;
+    expect(log[0]).toMatchObject({ id: retried.json().invocationId, trigger: 'retry', messageId: failure.meta.invocationId, retryOf: failure.meta.invocationId, outcome: 'ok' });
+    expect(log[1]).toMatchObject({ id: failure.meta.invocationId, messageId: failure.meta.invocationId, retryOf: null, outcome: 'failed' });
+    expect(retried.json().invocationId).not.toBe(failure.meta.invocationId);
+    // A new step is a new message with an id of its own.
+    await t.api('PATCH', `/api/v1/tickets/${result.ticketId}`, { priority: 'high' }, t.agentToken);
+    expect(calls.at(-1)!.headers['webhook-id']).not.toBe(failure.meta.invocationId);
+    expect(calls.at(-1)!.headers['webhook-id']).toBe(calls.at(-1)!.json.invocationId);
   });
 
   it('system changes call ticketUpdates too: the reopen at dueBy, with userId null', async () => {

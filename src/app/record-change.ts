@@ -4,6 +4,7 @@ import type { Ticket, TicketDiff } from '../domain/ticket.ts';
 import { actorUserId, type Actor } from '../domain/user.ts';
 import type { AppDeps } from './deps.ts';
 import type { Store } from './ports/store.ts';
+import { storedTrace } from './trace-context.ts';
 
 export interface EventDraft {
   type: EventType;
@@ -15,7 +16,9 @@ export interface EventDraft {
 /** Appends events to the outbox inside the caller's transaction, with ids and one timestamp. */
 export async function publish(tx: Store, deps: Pick<AppDeps, 'ids' | 'clock'>, events: EventDraft[]): Promise<void> {
   const createdAt = deps.clock.now().toISOString();
-  await tx.events.append(events.map((e) => ({ ...e, id: deps.ids.eventId(), createdAt })));
+  // Deliveries continue the trace of the step that wrote the events (a request, a delivery).
+  const trace = storedTrace();
+  await tx.events.append(events.map((e) => ({ ...e, id: deps.ids.eventId(), createdAt, trace })));
 }
 
 /**

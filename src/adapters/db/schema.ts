@@ -198,6 +198,8 @@ export interface EventsTable {
   data: Json;
   created_at: Ts;
   dedupe_key: ColumnType<string | null, string | null | undefined, string | null>;
+  traceparent: ColumnType<string | null, string | null | undefined, string | null>;
+  tracestate: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface EventHooksTable {
@@ -331,6 +333,8 @@ export interface WebhookInvocationsTable {
   error: Json | null;
   logs: Json | null;
   created_at: Ts;
+  message_id: string | null;
+  retry_of: string | null;
 }
 
 export interface Database {

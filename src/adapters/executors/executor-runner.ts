@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { createHmac } from 'node:crypto';
 import type { ExecutorError, ExecutorRun, ExecutorRunner, ExecutorRunOptions, ExecutorTrace } from '../../app/ports/executor-runner.ts';
+import { continueTrace, currentTrace, outgoingTraceHeaders } from '../../app/trace-context.ts';
 import { resolveSecretRefs, type ApiCallExecutor, type Executor, type SourceCodeExecutor } from '../../domain/executor.ts';
 import { EgressError, type EgressClient } from '../egress/egress-client.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
@@ -29,10 +29,6 @@ function excerpt(value: unknown, secrets: Set<string>): string {
   let text = typeof value === 'string' ? value : JSON.stringify(value ?? null) ?? 'null';
   for (const s of secrets) if (s.length >= 4) text = text.split(s).join('[secret]');
   return text.length > TRACE_EXCERPT ? `${text.slice(0, TRACE_EXCERPT)}… (${text.length} characters)` : text;
-}
-
-function newTraceparent(): string {
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 }
 
 /**
@@ -70,11 +66,13 @@ export class DefaultExecutorRunner implements ExecutorRunner {
   async run(executor: Executor, input: unknown, options: ExecutorRunOptions = {}): Promise<ExecutorRun> {
     const secrets = new Set<string>();
     const began = performance.now();
+    // The run continues the step's trace (a request's, an event's) or, outside any, starts one.
+    const trace = options.trace ?? currentTrace() ?? continueTrace();
     let result: Omit<ExecutorRun, 'trace' | 'durationMs'>;
     try {
       result = executor.type === 'apiCall'
-        ? await this.apiCall(executor, input, options, secrets)
-        : await this.sourceCode(executor, input, options, secrets);
+        ? await this.apiCall(executor, input, { ...options, trace }, secrets)
+        : await this.sourceCode(executor, input, { ...options, trace }, secrets);
     } catch (err) {
       // Every run settles with a result: a failure of ours is reported like any other.
       result = { ok: false, error: { code: 'executor_error', message: `the run could not be carried out: ${(err as Error).message}` }, logs: [], status: null };
@@ -82,7 +80,7 @@ export class DefaultExecutorRunner implements ExecutorRunner {
     const durationMs = Math.round((performance.now() - began) * 10) / 10;
     const logs = result.logs.map((l) => ({ ...l, message: excerpt(l.message, secrets) }));
     const error = result.error ? { ...result.error, message: excerpt(result.error.message, secrets) } : undefined;
-    const trace: ExecutorTrace = {
+    const record: ExecutorTrace = {
       executor: executor.type,
       target: executor.type === 'apiCall' ? `${executor.method} ${executor.url}` : `${executor.language} (${executor.code.length} characters)`,
       ok: result.ok, durationMs, status: result.status, error: error ?? null, logs,
@@ -90,7 +88,7 @@ export class DefaultExecutorRunner implements ExecutorRunner {
     };
     return {
       ok: result.ok, ...(result.ok ? { output: result.output } : {}), ...(error ? { error } : {}), logs, durationMs, status: result.status,
-      ...(result.retryAfter ? { retryAfter: result.retryAfter } : {}), trace,
+      ...(result.retryAfter ? { retryAfter: result.retryAfter } : {}), trace: record,
     };
   }
 
@@ -117,7 +115,8 @@ export class DefaultExecutorRunner implements ExecutorRunner {
     const body = executor.method === 'GET' || executor.method === 'DELETE' ? undefined : JSON.stringify(input ?? null);
     if (body !== undefined) headers['content-type'] = 'application/json';
     headers.accept = 'application/json';
-    headers.traceparent = options.traceparent ?? newTraceparent();
+    delete headers.tracestate; // deskhook's, like traceparent: the two belong together
+    Object.assign(headers, outgoingTraceHeaders(options.trace));
     if (options.signing && body !== undefined) {
       const timestamp = new Date();
       const signatures = options.signing.secrets.map((s) => signStandardWebhook(s, options.signing!.id, timestamp, body));
@@ -160,9 +159,12 @@ export class DefaultExecutorRunner implements ExecutorRunner {
     const runOver = new AbortController();
     const bridge: SandboxBridge = {
       fetch: async (req) => {
+        // ctx.fetch continues the run's trace, unless the code set a traceparent of its own.
+        const own = Object.keys(req.headers).some((h) => h.toLowerCase() === 'traceparent');
+        const headers = own ? req.headers : { ...req.headers, ...outgoingTraceHeaders(options.trace) };
         try {
           const res = await this.deps.egress.request({
-            url: req.url, method: req.method, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}),
+            url: req.url, method: req.method, headers, ...(req.body !== undefined ? { body: req.body } : {}),
             timeoutMs: Math.max(1, Math.round(deadline - performance.now())), signal: runOver.signal,
             ...(this.deps.maxResponseBytes ? { maxResponseBytes: this.deps.maxResponseBytes } : {}),
           });

@@ -9,6 +9,7 @@ import type { Logger as PinoLogger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AppDeps } from '../../app/deps.ts';
 import { AppError } from '../../app/errors.ts';
+import { continueTrace, withTrace } from '../../app/trace-context.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './plugins/errors.ts';
 import { registerObservability } from './plugins/observability.ts';
@@ -64,6 +65,17 @@ function registerSecurityHeaders(app: FastifyInstance): void {
   });
 }
 
+/**
+ * Each request is a step of its caller's trace (W3C `traceparent`/`tracestate`) or starts one; the
+ * hooks, events and ERP calls it makes continue it (src/app/trace-context.ts). Entered as a
+ * callback hook so that every later hook and the handler run inside it.
+ */
+function registerTraceContext(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, _reply, done) => {
+    withTrace(continueTrace(request.headers.traceparent, request.headers.tracestate), done);
+  });
+}
+
 /** The HTTP API on Fastify: one plugin per resource under /api/v1, problem+json errors, OpenAPI 3.1. */
 export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -89,6 +101,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  registerTraceContext(app);
   registerErrorHandling(app);
   registerSecurityHeaders(app);
   registerAuth(app, options.deps, ['/api/docs']);

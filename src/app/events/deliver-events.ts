@@ -6,7 +6,8 @@ import { DEFAULT_EVENT_SETTINGS, type AppDeps } from '../deps.ts';
 import { openSigningSecrets } from '../email-accounts.ts';
 import { adminIds, notify } from '../notifications.ts';
 import type { ExecutorRun } from '../ports/executor-runner.ts';
-import type { ClaimedDelivery, DeliveryResult, SealedHookSecrets } from '../ports/store.ts';
+import { continueTrace } from '../trace-context.ts';
+import { eventHookVersion, type ClaimedDelivery, type DeliveryResult, type SealedHookSecrets } from '../ports/store.ts';
 
 const RESPONSE_EXCERPT = 500;
 
@@ -23,24 +24,26 @@ export interface ClaimedBatch {
 }
 
 /**
- * Hooks a worker read recently, so a busy worker does not read them for every claim. Only their
- * executor and secrets come from here, for at most `maxAgeMs`: whether a hook is enabled is decided
- * by the claim itself, in the database.
+ * Hooks a worker read recently, so a busy worker does not read and open them for every claim. An
+ * entry serves only while the claim, in the database, finds the hook at the same version (a new
+ * executor or a rotated secret, by any process, is read at the next claim), and for at most
+ * `maxAgeMs`; whether a hook is enabled is decided by the claim itself.
  */
 export interface HookCache {
   maxAgeMs: number;
-  entries: Map<number, { target: DeliveryTarget; readAt: number }>;
+  entries: Map<number, { target: DeliveryTarget; version: string; readAt: number }>;
 }
 
 /** Leases up to `limit` due deliveries for `holder`, with the hooks they go to. */
 export async function claimDeliveries(deps: AppDeps, holder: string, limit: number, leaseMs: number, cache?: HookCache): Promise<ClaimedBatch> {
   const now = deps.clock.now();
   const deliveries = await deps.store.deliveries.claim(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), holder, limit);
-  const wanted = [...new Set(deliveries.map((d) => d.delivery.hookId))];
+  const claimedVersion = new Map(deliveries.map((d) => [d.delivery.hookId, d.hookVersion]));
+  const wanted = [...claimedVersion.keys()];
   const hooks = new Map<number, DeliveryTarget>();
   const fresh = (id: number) => {
     const hit = cache?.entries.get(id);
-    return hit && Date.now() - hit.readAt < cache!.maxAgeMs ? hit.target : null;
+    return hit && hit.version === claimedVersion.get(id) && Date.now() - hit.readAt < cache!.maxAgeMs ? hit.target : null;
   };
   for (const id of wanted) {
     const target = fresh(id);
@@ -59,7 +62,7 @@ export async function claimDeliveries(deps: AppDeps, holder: string, limit: numb
     return [h.hook.id, { ...h, ...(signing ? { signing } : {}) }] as const;
   })) {
     hooks.set(id, target);
-    cache?.entries.set(id, { target, readAt: Date.now() });
+    cache?.entries.set(id, { target, version: eventHookVersion(target.hook.modifiedAt, target.sealed.signingSecret), readAt: Date.now() });
   }
   return { deliveries, hooks };
 }
@@ -99,7 +102,11 @@ export async function attemptDelivery(deps: AppDeps, claimed: ClaimedDelivery, t
     secrets = null;
   }
   const run: ExecutorRun = secrets
-    ? await deps.executors.run(hook.executor, envelopeOf(event), { timeoutMs: settings.timeoutMs, signing: { id: event.id, secrets }, cacheScope: `eventHook:${hook.id}`, lane: 'background' })
+    ? await deps.executors.run(hook.executor, envelopeOf(event), {
+      timeoutMs: settings.timeoutMs, signing: { id: event.id, secrets }, cacheScope: `eventHook:${hook.id}`, lane: 'background',
+      // Each attempt is a span of the trace of the step that wrote the event (a new trace for one written outside any).
+      trace: continueTrace(claimed.trace?.traceparent, claimed.trace?.tracestate),
+    })
     : {
       ok: false, status: null, logs: [], durationMs: 0,
       error: { code: 'secret_unavailable', message: 'the hook\'s signing secret cannot be opened with this process\'s secret key' },

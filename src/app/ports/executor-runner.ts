@@ -1,4 +1,5 @@
 import type { Executor } from '../../domain/executor.ts';
+import type { TraceContext } from '../../domain/trace-context.ts';
 
 /** Stable codes of a failed run; users see them in test runs, traces and webhook failures. */
 export type ExecutorErrorCode =
@@ -47,8 +48,12 @@ export interface ExecutorRunOptions {
   timeoutMs?: number;
   /** Standard Webhooks signing of an apiCall body (`webhook-id`, `-timestamp`, `-signature`). */
   signing?: { id: string; secrets: string[] };
-  /** W3C trace context to continue; a new one is started otherwise. */
-  traceparent?: string;
+  /**
+   * The W3C trace context the run continues: its `apiCall` and every `ctx.fetch` carry a
+   * `traceparent` of this trace (and its `tracestate`). By default the current step's
+   * (src/app/trace-context.ts), else a new trace.
+   */
+  trace?: TraceContext;
   /** Scope of `ctx.cache`: each executor has its own. */
   cacheScope?: string;
   /**

@@ -195,14 +195,22 @@ export interface EventFilter {
   until?: string;
 }
 
+/** The W3C trace context of the step that wrote an event; its deliveries continue it. */
+export interface StoredTrace {
+  traceparent: string;
+  tracestate: string | null;
+}
+
+export type NewEvent = Omit<DomainEvent, 'createdAt'> & { createdAt: string; trace?: StoredTrace | null };
+
 export interface EventStore {
   /**
    * Appends events and, in the same statement set (so in the caller's transaction), one pending
    * delivery per enabled event hook subscribed to each event's type.
    */
-  append(events: Array<Omit<DomainEvent, 'createdAt'> & { createdAt: string }>): Promise<void>;
+  append(events: NewEvent[]): Promise<void>;
   /** Appends one event (and its deliveries) unless an event with `dedupeKey` exists; true when this call wrote it. */
-  appendOnce(event: Omit<DomainEvent, 'createdAt'> & { createdAt: string }, dedupeKey: string): Promise<boolean>;
+  appendOnce(event: NewEvent, dedupeKey: string): Promise<boolean>;
   get(id: string): Promise<DomainEvent | null>;
   /** Deletes events created before `before` that no pending delivery still needs; returns how many. */
   prune(before: string): Promise<number>;
@@ -331,6 +339,13 @@ export interface WebhookInvocation {
   error: { code: string; message: string } | null;
   logs: unknown;
   createdAt: string;
+  /**
+   * The `webhook-id` the request carried: the invocation's own id for a first attempt, the
+   * original message's for a manual retry (Standard Webhooks: one id per message, across attempts).
+   */
+  messageId: string;
+  /** For a manual retry: the invocation it resent. */
+  retryOf: string | null;
 }
 
 export interface InvocationFilter {
@@ -401,6 +416,19 @@ export interface DeliveryAttempt {
 export interface ClaimedDelivery {
   delivery: EventDelivery;
   event: DomainEvent;
+  /** The hook's version as the claim read it in the database (see `eventHookVersion`). */
+  hookVersion: string;
+  /** The trace of the step that wrote the event, if any. */
+  trace: StoredTrace | null;
+}
+
+/**
+ * What changes whenever a hook's executor or signing secret does: its modification time and its
+ * sealed secret (a rotation seals a new one). A worker's cached copy of a hook is used only while
+ * the claim finds the same version, so a change made by any process counts from the next claim.
+ */
+export function eventHookVersion(modifiedAt: string, sealedSigningSecret: string): string {
+  return `${modifiedAt} ${sealedSigningSecret}`;
 }
 
 export interface DeliveryFilter {

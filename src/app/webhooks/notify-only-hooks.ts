@@ -69,17 +69,19 @@ export async function fireSystemTicketUpdate(deps: AppDeps, ticket: Ticket, diff
   });
 }
 
-/** Runs a recorded invocation's hook again with the same input (a new invocation, trigger `retry`). */
+/**
+ * Sends a recorded invocation's message again: the same input and `webhook-id`, so a receiver
+ * that already acted on it can tell; a new invocation (trigger `retry`, `retryOf` the one resent).
+ */
 export async function retryInvocation(deps: AppDeps, accountId: number, invocationId: string, userId: number) {
   const previous = await deps.store.webhookInvocations.get(invocationId);
   if (!previous || previous.emailAccountId !== accountId) throw notFound('invocation', invocationId);
   const found = await deps.store.emailAccounts.get(accountId);
   const account = found?.account;
   if (!found || !account?.webhooks[previous.hook]) throw new AppError('conflict', `the account has no ${previous.hook} hook any more`);
-  const { hook: _h, invocationId: _i, timestamp: _t, emailAccountId: _a, ticketId: _k, conversationId: _c, userId: _u, ...payload } = previous.input as Record<string, unknown>;
   const outcome = await runWebhook(deps, {
     account: { ...account, webhooks: { ...account.webhooks, enabled: true } }, sealed: found.sealed, hook: previous.hook, trigger: 'retry',
-    ticketId: previous.ticketId, conversationId: previous.conversationId, userId, policyOverride: 'notify', payload,
+    ticketId: previous.ticketId, conversationId: previous.conversationId, userId, policyOverride: 'notify', payload: {}, resend: previous,
   });
   // A retried inbound hook finishes what the first try could not: its answer is applied now.
   if (previous.trigger === 'inboundEmail' && previous.ticketId !== null && outcome.kind === 'answered') {

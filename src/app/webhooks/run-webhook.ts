@@ -46,6 +46,11 @@ export interface WebhookCall {
   payload: Record<string, unknown>;
   /** A failure recorded with this policy regardless of the account's (inbound mail is never blocked). */
   policyOverride?: 'notify';
+  /**
+   * A manual retry: the recorded invocation whose message is sent again, as it was (its input and
+   * its `webhook-id`), as a new invocation that names it in `retryOf`. `payload` is then unused.
+   */
+  resend?: WebhookInvocation;
 }
 
 /** A warning on an API response: the hook failed and the step went on (policy `notify`). */
@@ -96,14 +101,16 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
   if (!webhooks.enabled || !executor) return null;
   // Time-ordered (then random), so the log sorts newest first even within one millisecond.
   const invocationId = `inv_${nextSequence()}${deps.ids.token('').replace(/[^a-z0-9]/gi, '').slice(0, 12)}`;
-  const input = {
+  const input = call.resend?.input ?? {
     hook: call.hook, invocationId, timestamp: deps.clock.now().toISOString(), emailAccountId: call.account.id,
     ticketId: call.ticketId, conversationId: call.conversationId, userId: call.userId, ...call.payload,
   };
+  // One message, one webhook-id, however often it is sent; a new step is a new message.
+  const messageId = call.resend?.messageId ?? invocationId;
   const secrets = openSigningSecrets(deps, call.sealed);
   const run = await deps.executors.run(executor, input, {
     timeoutMs: webhooks.timeoutMs,
-    signing: { id: invocationId, secrets: [secrets.signingSecret, ...(secrets.previousSigningSecret ? [secrets.previousSigningSecret] : [])] },
+    signing: { id: messageId, secrets: [secrets.signingSecret, ...(secrets.previousSigningSecret ? [secrets.previousSigningSecret] : [])] },
     cacheScope: `webhook:${call.account.id}:${call.hook}`,
     // A test from the settings screen must not take the worker kept for hooks a step waits on.
     lane: call.trigger === 'test' ? 'background' : 'interactive',
@@ -125,7 +132,7 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
     policyApplied: outcome.kind === 'failed' ? policy : null,
     status: run.status, durationMs: run.durationMs, input, output: run.ok ? run.output ?? null : null,
     error: outcome.kind === 'failed' ? { code: outcome.code, message: outcome.message } : null,
-    logs: run.logs, createdAt: deps.clock.now().toISOString(),
+    logs: run.logs, createdAt: deps.clock.now().toISOString(), messageId, retryOf: call.resend?.id ?? null,
   };
   const event: EventDraft | null = outcome.kind === 'failed' && call.trigger !== 'test'
     ? {
@@ -142,6 +149,7 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
       actor: { type: 'system', reason: `webhook ${call.hook}` }, at: record.createdAt,
       meta: {
         hook: call.hook, invocationId, trigger: call.trigger, durationMs: run.durationMs, status: run.status,
+        ...(record.retryOf ? { retryOf: record.retryOf } : {}),
         ...(record.error ? { error: record.error.message, policy: record.policyApplied } : {}),
         ...(outcome.kind === 'answered' && outcome.answer.message ? { message: outcome.answer.message } : {}),
       },

@@ -11,6 +11,8 @@ import * as mailLimits from './0008-mail-limits.ts';
 import * as mailAuthentication from './0009-mail-authentication.ts';
 import * as erpSearchKeys from './0010-erp-search-keys.ts';
 import * as ticketSearch from './0011-ticket-search.ts';
+import * as invocationIdentity from './0012-invocation-identity.ts';
+import * as eventTrace from './0013-event-trace.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -27,6 +29,8 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0009-mail-authentication': mailAuthentication,
   '0010-erp-search-keys': erpSearchKeys,
   '0011-ticket-search': ticketSearch,
+  '0012-invocation-identity': invocationIdentity,
+  '0013-event-trace': eventTrace,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

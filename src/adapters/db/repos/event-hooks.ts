@@ -1,7 +1,7 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type {
-  ClaimedDelivery, DeliveryAttempt, DeliveryFilter, DeliveryResult, EventDelivery, EventDeliveryStore, EventHookStore,
-  EventSelection, Page, PageRequest, SealedHookSecrets,
+import {
+  eventHookVersion, type ClaimedDelivery, type DeliveryAttempt, type DeliveryFilter, type DeliveryResult, type EventDelivery, type EventDeliveryStore, type EventHookStore,
+  type EventSelection, type Page, type PageRequest, type SealedHookSecrets, type StoredTrace,
 } from '../../../app/ports/store.ts';
 import type { DomainEvent, EventType } from '../../../domain/event.ts';
 import type { AttemptOutcome, DeliveryStatus, DisabledReason, EventHook, OrderingKey } from '../../../domain/event-hook.ts';
@@ -26,6 +26,10 @@ function toHook(r: Selectable<EventHooksTable>): { hook: EventHook; sealed: Seal
       previousSigningSecretExpiresAt: isoOrNull(r.previous_signing_secret_expires_at),
     },
   };
+}
+
+function traceOf(traceparent: string | null, tracestate: string | null): StoredTrace | null {
+  return traceparent ? { traceparent, tracestate } : null;
 }
 
 export function toEvent(r: Selectable<EventsTable>): DomainEvent {
@@ -168,14 +172,18 @@ export class EventDeliveryRepo implements EventDeliveryStore {
       // One round trip on PostgreSQL: lease the rows and read their events in the same statement.
       const joined = await this.db
         .with('claimed', (db) => db.updateTable('event_deliveries').set({ locked_by: holder, locked_until: lockUntil }).where('id', 'in', pick).returningAll())
-        .selectFrom('claimed').innerJoin('events as e', 'e.id', 'claimed.event_id')
+        .selectFrom('claimed').innerJoin('events as e', 'e.id', 'claimed.event_id').innerJoin('event_hooks as h', 'h.id', 'claimed.hook_id')
         .selectAll('claimed')
         .select(['e.type as e_type', 'e.ticket_id as e_ticket_id', 'e.user_id as e_user_id', 'e.data as e_data', 'e.created_at as e_created_at'])
+        .select(['e.traceparent as e_traceparent', 'e.tracestate as e_tracestate'])
+        .select(['h.modified_at as h_modified_at', 'h.signing_secret as h_signing_secret'])
         .orderBy('claimed.id')
         .execute();
       return joined.map((r) => ({
         delivery: toDelivery(r),
         event: { id: r.event_id, type: r.e_type as EventType, ticketId: r.e_ticket_id, userId: r.e_user_id, data: json<Record<string, unknown>>(r.e_data), createdAt: iso(r.e_created_at) },
+        hookVersion: eventHookVersion(iso(r.h_modified_at), r.h_signing_secret),
+        trace: traceOf(r.e_traceparent, r.e_tracestate),
       }));
     }
     const rows = await this.db.updateTable('event_deliveries')
@@ -184,15 +192,23 @@ export class EventDeliveryRepo implements EventDeliveryStore {
       .returningAll()
       .execute();
     if (!rows.length) return [];
-    const events = new Map<string, DomainEvent>();
+    const events = new Map<string, { event: DomainEvent; trace: StoredTrace | null }>();
     const ids = [...new Set(rows.map((r) => r.event_id))];
     for (let i = 0; i < ids.length; i += CHUNK) {
-      for (const e of await this.db.selectFrom('events').selectAll().where('id', 'in', ids.slice(i, i + CHUNK)).execute()) events.set(e.id, toEvent(e));
+      for (const e of await this.db.selectFrom('events').selectAll().where('id', 'in', ids.slice(i, i + CHUNK)).execute()) {
+        events.set(e.id, { event: toEvent(e), trace: traceOf(e.traceparent, e.tracestate) });
+      }
+    }
+    const versions = new Map<number, string>();
+    const hookIds = [...new Set(rows.map((r) => r.hook_id))];
+    for (const h of await this.db.selectFrom('event_hooks').select(['id', 'modified_at', 'signing_secret']).where('id', 'in', hookIds).execute()) {
+      versions.set(h.id, eventHookVersion(iso(h.modified_at), h.signing_secret));
     }
     const claimed: ClaimedDelivery[] = [];
     for (const r of rows.sort((a, b) => a.id - b.id)) {
-      const event = events.get(r.event_id);
-      if (event) claimed.push({ delivery: toDelivery(r), event });
+      const found = events.get(r.event_id);
+      const hookVersion = versions.get(r.hook_id);
+      if (found && hookVersion !== undefined) claimed.push({ delivery: toDelivery(r), event: found.event, hookVersion, trace: found.trace });
     }
     return claimed;
   }

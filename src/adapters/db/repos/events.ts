@@ -1,15 +1,18 @@
 import { sql, type Kysely } from 'kysely';
 import type { DialectKind } from '../dialect.ts';
-import type { EventFilter, EventStore, Page, PageRequest } from '../../../app/ports/store.ts';
+import type { EventFilter, EventStore, NewEvent, Page, PageRequest } from '../../../app/ports/store.ts';
 import type { DomainEvent } from '../../../domain/event.ts';
 import type { Database } from '../schema.ts';
 import { cursorAfter, pageOf } from './paging.ts';
 import { fanOut, toEvent } from './event-hooks.ts';
 import { encodeCursor, toJson } from '../values.ts';
 
-type NewEventRow = Omit<DomainEvent, 'createdAt'> & { createdAt: string };
+type NewEventRow = NewEvent;
 
-const row = (e: NewEventRow) => ({ id: e.id, type: e.type, ticket_id: e.ticketId, user_id: e.userId, data: toJson(e.data), created_at: e.createdAt });
+const row = (e: NewEventRow) => ({
+  id: e.id, type: e.type, ticket_id: e.ticketId, user_id: e.userId, data: toJson(e.data), created_at: e.createdAt,
+  traceparent: e.trace?.traceparent ?? null, tracestate: e.trace?.tracestate ?? null,
+});
 
 export class EventRepo implements EventStore {
   constructor(private readonly db: Kysely<Database>, private readonly kind: DialectKind) {}

@@ -10,6 +10,7 @@ function toInvocation(r: Selectable<WebhookInvocationsTable>): WebhookInvocation
     hook: r.hook as WebhookInvocation['hook'], trigger: r.trigger, userId: r.user_id, outcome: r.outcome as WebhookInvocation['outcome'],
     policyApplied: r.policy_applied as WebhookInvocation['policyApplied'], status: r.status, durationMs: Number(r.duration_ms),
     input: json(r.input), output: jsonOrNull(r.output), error: jsonOrNull(r.error), logs: jsonOrNull(r.logs), createdAt: iso(r.created_at),
+    messageId: r.message_id ?? r.id, retryOf: r.retry_of,
   };
 }
 
@@ -21,7 +22,7 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
       id: i.id, email_account_id: i.emailAccountId, ticket_id: i.ticketId, conversation_id: i.conversationId, hook: i.hook, trigger: i.trigger,
       user_id: i.userId, outcome: i.outcome, policy_applied: i.policyApplied, status: i.status, duration_ms: i.durationMs,
       input: toJson(i.input), output: i.output === undefined ? null : toJson(i.output), error: i.error ? toJson(i.error) : null,
-      logs: toJson(i.logs ?? []), created_at: i.createdAt,
+      logs: toJson(i.logs ?? []), created_at: i.createdAt, message_id: i.messageId, retry_of: i.retryOf,
     }).execute();
   }
 

@@ -114,6 +114,8 @@ const Invocation = Type.Object({
   policyApplied: Nullable(Enum(['notify', 'block'] as const)), status: Nullable(Type.Integer()), durationMs: Type.Number(),
   input: Type.Unknown(), output: Type.Unknown(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
   logs: Type.Unknown(), createdAt: DateTime,
+  messageId: Type.String({ description: 'The `webhook-id` the request carried: the invocation\'s own id, or for a retry the id of the message it resent' }),
+  retryOf: Nullable(Type.String({ description: 'For a manual retry: the invocation it resent' })),
 });
 
 const HookParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), hook: Enum(HOOKS) });
