@@ -1,7 +1,7 @@
 import type { NewActivity } from '../domain/activity.ts';
 import type { EventType } from '../domain/event.ts';
 import type { Ticket, TicketDiff } from '../domain/ticket.ts';
-import { actorUserId, type Actor } from '../domain/user.ts';
+import { actorUserId, triggerOf, type Actor } from '../domain/user.ts';
 import type { AppDeps } from './deps.ts';
 import type { Store } from './ports/store.ts';
 import { storedTrace } from './trace-context.ts';
@@ -48,7 +48,7 @@ export async function recordTicketChange(
     type: 'TicketUpdated',
     ticketId: ticket.id,
     userId: actorUserId(actor),
-    data: { ticketId: ticket.id, userId: actorUserId(actor), changes: diff.changes, previous: diff.previous, ...extra },
+    data: { ticketId: ticket.id, userId: actorUserId(actor), trigger: triggerOf(actor), changes: diff.changes, previous: diff.previous, ...extra },
   }];
   // Whoever links a contract (recognition, an agent, a hook's answer), it is the same event.
   const changes = diff.changes as Partial<Ticket>;
@@ -60,6 +60,8 @@ export async function recordTicketChange(
       data: {
         ticketId: ticket.id, contractId: ticket.contractId, customerId: ticket.customerId, legitimationLevel: ticket.legitimationLevel,
         previousContractId: (diff.previous as Partial<Ticket>).contractId ?? null, userId: actorUserId(actor), actor: actor.type,
+        // `recognition` when recognition found it, `user` when a person linked it, `webhook` for a hook's answer.
+        trigger: triggerOf(actor),
       },
     });
   }

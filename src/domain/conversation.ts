@@ -12,6 +12,10 @@ export interface AttachmentRef {
   name: string;
   contentType: string;
   size: number;
+  /** Shown in the body (`Content-Disposition: inline`, an image the HTML refers to by `cid:`); absent on older records. */
+  inline?: boolean;
+  /** The part's Content-ID without angle brackets: what `cid:` URLs of the HTML body name. */
+  contentId?: string | null;
 }
 
 /** What deskhook noticed about a message; shown on the ticket and the thread. */

@@ -15,8 +15,21 @@ export interface User {
 /** Who did something: shown in the activity log and carried on events. */
 export type Actor =
   | { type: 'user'; userId: number }
-  | { type: 'system'; reason: string }
+  | { type: 'system'; reason: string; trigger?: SystemTrigger }
   | { type: 'webhook'; hook: string; invocationId: string };
+
+/** What made deskhook change a ticket on its own. */
+export type SystemTrigger = 'inboundEmail' | 'reopenedByCustomerReply' | 'dueBy' | 'recognition';
+
+/**
+ * What caused a change, as receivers see it in `trigger`: `user` (a person or an API key),
+ * `webhook` (a hook's answer) or the system trigger (`system` for one without a name).
+ */
+export type ChangeTrigger = 'user' | 'webhook' | SystemTrigger | 'system';
+
+export function triggerOf(actor: Actor): ChangeTrigger {
+  return actor.type === 'system' ? actor.trigger ?? 'system' : actor.type;
+}
 
 export function actorUserId(actor: Actor): number | null {
   return actor.type === 'user' ? actor.userId : null;

@@ -48,7 +48,11 @@ export const pageOf = <T extends TSchema>(item: T) => Type.Object({ items: Type.
 export const Status = Enum(TICKET_STATUSES);
 export const Priority = Enum(TICKET_PRIORITIES);
 
-export const Attachment = Type.Object({ id: Type.String(), name: Type.String(), contentType: Type.String(), size: Type.Integer() });
+export const Attachment = Type.Object({
+  id: Type.String(), name: Type.String(), contentType: Type.String(), size: Type.Integer(),
+  inline: Type.Optional(Type.Boolean({ description: 'Shown in the body rather than attached (an image the HTML refers to by `cid:`)' })),
+  contentId: Type.Optional(Nullable(Type.String({ description: 'Content-ID without angle brackets, as `cid:` URLs in the HTML body name it' }))),
+});
 
 const AuthResultSchema = Enum(AUTH_RESULTS);
 export const MailAuthentication = Type.Object({

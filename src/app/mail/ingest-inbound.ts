@@ -22,7 +22,8 @@ export interface IngestResult {
   conversationId: number | null;
 }
 
-const CUSTOMER: Actor = { type: 'system', reason: 'inbound email' };
+const CUSTOMER: Actor = { type: 'system', reason: 'inbound email', trigger: 'inboundEmail' };
+const CUSTOMER_REPLIED: Actor = { type: 'system', reason: 'customer replied', trigger: 'reopenedByCustomerReply' };
 const MAX_ATTEMPTS = 5;
 
 function flagsOf(email: InboundEmail): MessageFlags {
@@ -42,7 +43,7 @@ function attachmentsOf(deps: AppDeps, email: InboundEmail, ticketId: number, con
     content: a.content && a.size <= deps.mail.settings.maxAttachmentBytes ? Buffer.from(a.content) : null,
     createdAt: at,
   }));
-  return { rows, refs: rows.map((r) => ({ id: r.id, name: r.name, contentType: r.contentType, size: r.size })) };
+  return { rows, refs: rows.map((r) => ({ id: r.id, name: r.name, contentType: r.contentType, size: r.size, inline: r.inline, contentId: r.contentId })) };
 }
 
 /**
@@ -144,12 +145,15 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
   // The email is stored whatever the hooks say; they run now that it is (see notify-only-hooks.ts).
   if (result.ticketId !== null && result.outcome !== 'duplicate') {
     // A new ticket from a person is matched to a contract first, so the hook sees the link.
-    if (result.outcome === 'new_ticket' && !auto) {
-      await recognizeTicket(deps, result.ticketId).catch((err: unknown) => deps.logger.error({ err, ticketId: result.ticketId }, 'customer recognition failed'));
-    }
+    const recognized = result.outcome === 'new_ticket' && !auto
+      ? await recognizeTicket(deps, result.ticketId).catch((err: unknown) => { deps.logger.error({ err, ticketId: result.ticketId }, 'customer recognition failed'); return null; })
+      : null;
     // Every incoming email reaches the hook, automatic ones too (flagged `automatic` in its input).
-    await fireInboundHook(deps, result.ticketId, result.conversationId, email, authentication).catch((err: unknown) => deps.logger.error({ err, ticketId: result.ticketId }, 'inbound webhook failed to run'));
-    if (change.reopened) await fireSystemTicketUpdate(deps, change.reopened.ticket, change.reopened.diff).catch((err: unknown) => deps.logger.error({ err }, 'ticketUpdates webhook failed to run'));
+    await fireInboundHook(deps, result.ticketId, result.conversationId, email, authentication, recognized?.contract ? recognized : null)
+      .catch((err: unknown) => deps.logger.error({ err, ticketId: result.ticketId }, 'inbound webhook failed to run'));
+    if (change.reopened) {
+      await fireSystemTicketUpdate(deps, change.reopened.ticket, change.reopened.diff, 'reopenedByCustomerReply').catch((err: unknown) => deps.logger.error({ err }, 'ticketUpdates webhook failed to run'));
+    }
   }
   if (bouncedConversation?.agentId && email.bounce?.permanent) {
     await notify(deps, [bouncedConversation.agentId], {
@@ -192,7 +196,7 @@ async function touchTicket(tx: Store, deps: AppDeps, ticket: Ticket, o: { auto: 
   // Inside the transaction the row is ours; a lost race means a concurrent agent change, so retry the message.
   if (!(await tx.tickets.save(next, ticket.version))) throw new TicketChangedError(ticket.id);
   if (!diff) return null;
-  await recordTicketChange(tx, deps, next, diff, { type: 'system', reason: 'customer replied' }, { reopenedByCustomerReply: true });
+  await recordTicketChange(tx, deps, next, diff, CUSTOMER_REPLIED, { reopenedByCustomerReply: true });
   return { ticket: next, diff };
 }
 

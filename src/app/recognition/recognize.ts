@@ -152,7 +152,7 @@ export async function recognise(deps: AppDeps, input: RecognitionInput, settings
   return { characteristics, contract, customer, legitimationLevel: level, criteria, detectionLog: log, erpCalls };
 }
 
-const RECOGNITION: Actor = { type: 'system', reason: 'customer recognition' };
+const RECOGNITION: Actor = { type: 'system', reason: 'customer recognition', trigger: 'recognition' };
 
 /**
  * Recognition of a new inbound ticket: links the contract and customer it found with their level

@@ -3,7 +3,7 @@ import type { AppDeps } from '../deps.ts';
 import { recordTicketChange } from '../record-change.ts';
 import { fireSystemTicketUpdate } from '../webhooks/notify-only-hooks.ts';
 
-const SYSTEM = { type: 'system', reason: 'dueBy reached' } as const;
+const SYSTEM = { type: 'system', reason: 'dueBy reached', trigger: 'dueBy' } as const;
 
 /**
  * Reopens pending tickets whose `dueBy` has passed. Every process with a worker may run it at
@@ -27,7 +27,7 @@ export async function reopenDueTickets(deps: AppDeps, batch = 100): Promise<numb
     if (done) {
       reopened.push(id);
       // Only the process that reopened it tells the hook, so it hears of it exactly once.
-      await fireSystemTicketUpdate(deps, done.ticket, done.diff).catch((err: unknown) => deps.logger.error({ err, ticketId: id }, 'ticketUpdates webhook failed to run'));
+      await fireSystemTicketUpdate(deps, done.ticket, done.diff, 'dueBy').catch((err: unknown) => deps.logger.error({ err, ticketId: id }, 'ticketUpdates webhook failed to run'));
     }
   }
   return reopened;

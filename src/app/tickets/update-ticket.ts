@@ -48,7 +48,7 @@ export async function updateTicket(deps: AppDeps, ticketId: number, patch: Ticke
     if (isEmptyDiff(staged.diff)) return { ticket: current, diff: staged.diff, warnings: [] };
     const called = await callWebhook(deps, {
       ...hooked, hook: 'ticketUpdates', trigger: 'ticketUpdate', ticketId, conversationId: null, userId: actorUserId(actor),
-      payload: { changes: staged.diff.changes, previous: staged.diff.previous, ticket: publicTicket(staged.ticket) },
+      payload: { trigger: 'user', changes: staged.diff.changes, previous: staged.diff.previous, ticket: publicTicket(staged.ticket) },
     });
     if (!called) return { ...(await commit(deps, ticketId, patch, actor, extra, current)), warnings: [] };
     let warnings: WebhookWarning[];

@@ -1,7 +1,9 @@
 import type { MailAuthentication } from '../../domain/mail/authentication.ts';
 import type { InboundEmail } from '../../domain/mail/inbound-email.ts';
 import type { Ticket, TicketDiff } from '../../domain/ticket.ts';
+import type { SystemTrigger } from '../../domain/user.ts';
 import type { Hook } from '../../domain/webhook.ts';
+import type { RecognitionResult } from '../recognition/recognize.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
 import { adminIds, notify } from '../notifications.ts';
@@ -32,10 +34,15 @@ async function settle(deps: AppDeps, hook: Hook, ticketId: number, outcome: Webh
   }
 }
 
-export async function fireInboundHook(deps: AppDeps, ticketId: number, conversationId: number | null, email: InboundEmail, authentication: MailAuthentication | null = null): Promise<void> {
+export async function fireInboundHook(
+  deps: AppDeps, ticketId: number, conversationId: number | null, email: InboundEmail, authentication: MailAuthentication | null = null,
+  recognized: Pick<RecognitionResult, 'contract' | 'customer' | 'legitimationLevel'> | null = null,
+): Promise<void> {
   const ticket = await deps.store.tickets.get(ticketId);
   const hooked = ticket ? await hookedAccount(deps, ticket.emailAccountId, 'newEmails') : null;
   if (!ticket || !hooked) return;
+  // The stored parts: what the ticket (first email) or the reply keeps, with the ids the API serves them by.
+  const stored = conversationId === null ? ticket.attachments : (await deps.store.conversations.get(conversationId))?.attachments ?? [];
   await withTicketLock(deps, ticketId, hooked.account.webhooks.timeoutMs, async () => {
     const outcome = await runWebhook(deps, {
       ...hooked, hook: 'newEmails', trigger: 'inboundEmail', ticketId, conversationId, userId: null, policyOverride: 'notify',
@@ -49,21 +56,26 @@ export async function fireInboundHook(deps: AppDeps, ticketId: number, conversat
           automatic: email.autoReply.auto, autoReplyReason: email.autoReply.reason, bounce: email.bounce,
           // SPF/DKIM/DMARC as checked at intake: a hook should not trust `from` when `authenticated` is false.
           authentication,
-          attachments: email.attachments.map((a) => ({ name: a.filename, contentType: a.contentType, size: a.size })),
+          attachments: stored.map((a) => ({ id: a.id, name: a.name, contentType: a.contentType, size: a.size, inline: a.inline ?? false, contentId: a.contentId ?? null })),
         },
+        // Set when recognition linked this new ticket to a contract just now (the ticket shows the link too).
+        recognition: recognized?.contract
+          ? { linkedBy: 'recognition', contractId: recognized.contract.id, customerId: recognized.contract.customerId, legitimationLevel: recognized.legitimationLevel }
+          : null,
       },
     });
     await settle(deps, 'newEmails', ticketId, outcome);
   });
 }
 
-export async function fireSystemTicketUpdate(deps: AppDeps, ticket: Ticket, diff: TicketDiff): Promise<void> {
+export async function fireSystemTicketUpdate(deps: AppDeps, ticket: Ticket, diff: TicketDiff, trigger: SystemTrigger): Promise<void> {
   const hooked = await hookedAccount(deps, ticket.emailAccountId, 'ticketUpdates');
   if (!hooked) return;
   await withTicketLock(deps, ticket.id, hooked.account.webhooks.timeoutMs, async () => {
     const outcome = await runWebhook(deps, {
       ...hooked, hook: 'ticketUpdates', trigger: 'systemUpdate', ticketId: ticket.id, conversationId: null, userId: null, policyOverride: 'notify',
-      payload: { changes: diff.changes, previous: diff.previous, ticket: publicTicket(ticket) },
+      // `trigger` says what made deskhook change the ticket: `dueBy`, `reopenedByCustomerReply`.
+      payload: { trigger, changes: diff.changes, previous: diff.previous, ticket: publicTicket(ticket) },
     });
     await settle(deps, 'ticketUpdates', ticket.id, outcome);
   });

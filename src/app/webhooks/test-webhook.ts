@@ -22,13 +22,14 @@ export async function testWebhook(deps: AppDeps, accountId: number, hook: Hook, 
   if (!account.webhooks[hook]) return { invocationId: null, outcome: 'not_configured', answer: null, error: { code: 'not_configured', message: `no executor is set for ${hook}` } };
   const ticket = { ...SAMPLE_TICKET, to: [account.address], emailAccountId: account.id };
   const payload = hook === 'ticketUpdates'
-    ? { changes: { status: 'closed' }, previous: { status: 'open' }, ticket: { ...ticket, status: 'closed' } }
+    ? { trigger: 'user', changes: { status: 'closed' }, previous: { status: 'open' }, ticket: { ...ticket, status: 'closed' } }
     : {
       direction: 'in', ticket,
       email: {
         messageId: 'sample-1@example.com', inReplyTo: null, references: [], from: { address: ticket.from, name: ticket.fromName },
         to: [{ address: account.address, name: account.name }], cc: [], subject: ticket.subject, bodyPlain: ticket.bodyPlain, bodyHtml: null, private: false, attachments: [],
       },
+      recognition: null,
     };
   const outcome = await runWebhook(deps, { account, sealed: found.sealed, hook, trigger: 'test', ticketId: null, conversationId: null, userId, payload });
   if (outcome.kind === 'skipped') return { invocationId: null, outcome: 'skipped', answer: null, error: null };

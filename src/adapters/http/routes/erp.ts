@@ -159,7 +159,8 @@ export const erpRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
       tags: ['erp'], summary: 'Search by characteristics: at most one contract',
       body: Type.Object({
         ...Object.fromEntries(CHARACTERISTICS.map((c) => [c, Type.Optional(Type.String({ maxLength: 200 }))])),
-        ticketId: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
+        // null is the same as leaving it out: the search is not for a ticket.
+        ticketId: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 2_147_483_647 }))),
       }, { ...Closed, minProperties: 1 }),
       querystring: LookupQuery,
       response: { 200: Type.Object({ match: Nullable(Record), stale: Type.Boolean() }) },
