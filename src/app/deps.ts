@@ -9,6 +9,7 @@ import type { PasswordStrength } from './ports/password-strength.ts';
 import type { ErpService } from './erp/erp-service.ts';
 import type { CharacteristicsModel } from './ports/model.ts';
 import type { RecognitionExtractor } from './ports/recognition-extractor.ts';
+import type { Telemetry } from './ports/telemetry.ts';
 
 export interface MailSettings {
   /** Inbound messages one sender may deliver to one account per window before SMTP answers 451. */
@@ -68,4 +69,6 @@ export interface AppDeps {
   recognition?: RecognitionExtractor;
   /** Event hook delivery; DEFAULT_EVENT_SETTINGS when left out. */
   events?: EventSettings;
+  /** The domain's metrics (mail, hooks, IMAP, ERP); nothing is counted when left out. */
+  telemetry?: Telemetry;
 }

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger as PinoLogger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { AppDeps } from '../app/deps.ts';
 import { systemClock } from '../app/ports/clock.ts';
 import { AesGcmSecretBox, generateSecretKey, nodeIds, ScryptHasher } from '../adapters/crypto/node-crypto.ts';
@@ -23,6 +23,7 @@ import { MemoryErpCache } from '../adapters/cache/memory-cache.ts';
 import { RedisErpCache } from '../adapters/cache/redis-cache.ts';
 import { OpenAiCompatibleModel } from '../adapters/llm/openai-compatible.ts';
 import { ConfigError, type Config } from '../config/load-config.ts';
+import { registerDomainMetrics, registerProcessMetrics } from './domain-metrics.ts';
 import { registerSandboxMetrics } from './sandbox-metrics.ts';
 
 export interface Context {
@@ -143,7 +144,9 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
   const recognition = new WorkerRecognitionExtractor({ budgetMs: config.recognitionBudgetMs });
   const apiBridge: Context['apiBridge'] = { current: null };
   const erpCache = config.redisUrl ? new RedisErpCache(config.redisUrl, `${config.redisPrefix}erp:`) : new MemoryErpCache();
-  collectDefaultMetrics({ register: registry, prefix: 'deskhook_' });
+  registerProcessMetrics(registry);
+  // The ERP counts are read at scrape time, once the service exists.
+  const telemetry = registerDomainMetrics(registry, () => deps.erp.operationCounts());
   const deps: AppDeps = {
     store,
     clock: systemClock,
@@ -165,6 +168,7 @@ export async function createContext(config: Config, options: { logger?: PinoLogg
     model: config.llm ? new OpenAiCompatibleModel({ ...config.llm, egress }) : null,
     recognition,
     events: { disableAfterHours: config.eventDisableAfterHours, timeoutMs: config.eventTimeoutMs, cronTimeZone: config.cronTimeZone },
+    telemetry,
     mail: {
       parser: createMailParser({ maxAttachmentBytes: config.attachmentMaxBytes }),
       mailer,

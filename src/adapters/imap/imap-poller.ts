@@ -114,7 +114,16 @@ export class ImapPoller {
    */
   syncAccount(accountId: number): Promise<AccountSyncResult> {
     const previous = this.queues.get(accountId) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.runSync(accountId));
+    const run = previous.catch(() => undefined).then(() => this.runSync(accountId)).then(
+      (result) => {
+        if (result.leased) this.deps.telemetry?.imapPolled(accountId, 'ok', result.fetched);
+        return result;
+      },
+      (err: unknown) => {
+        this.deps.telemetry?.imapPolled(accountId, 'failed', 0);
+        throw err;
+      },
+    );
     const settled = run.catch(() => undefined);
     this.queues.set(accountId, settled);
     void settled.then(() => { if (this.queues.get(accountId) === settled) this.queues.delete(accountId); });

@@ -1,5 +1,5 @@
 import {
-  checkContract, checkContractMatch, checkCustomer, checkCustomerIds, DEFAULT_ERP_SETTINGS, erpCacheKey, normaliseId,
+  checkContract, checkContractMatch, checkCustomer, checkCustomerIds, DEFAULT_ERP_SETTINGS, ERP_OPERATIONS, erpCacheKey, normaliseId,
   type Characteristics, type Checked, type Contract, type ContractMatch, type Customer, type ErpOperation, type ErpSettings,
 } from '../../domain/erp.ts';
 import type { Executor } from '../../domain/executor.ts';
@@ -9,6 +9,7 @@ import type { ErpCache, ErpCacheEntry } from '../ports/erp-cache.ts';
 import type { ExecutorRunner } from '../ports/executor-runner.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Store } from '../ports/store.ts';
+import type { Telemetry } from '../ports/telemetry.ts';
 
 export interface LookupOptions {
   /** Ask the ERP even when the cache has a fresh answer. */
@@ -48,6 +49,14 @@ export interface ErpServiceDeps {
   executors: ExecutorRunner;
   clock: Clock;
   logger: Logger;
+  telemetry?: Telemetry;
+}
+
+/** Cache outcomes of one operation's lookups in this process, for the metrics. */
+export interface ErpOperationCounts {
+  hits: number;
+  misses: number;
+  staleServed: number;
 }
 
 const SETTINGS_REFRESH_MS = 5_000;
@@ -78,6 +87,7 @@ export class ErpService {
   /** Bumped by every invalidation: an ERP answer fetched before one is not written to the cache. */
   private epoch = 0;
   private readonly counters = { hits: 0, misses: 0, staleServed: 0, erpCalls: 0, erpFailures: 0 };
+  private readonly byOperation = Object.fromEntries(ERP_OPERATIONS.map((op) => [op, { hits: 0, misses: 0, staleServed: 0 }])) as Record<ErpOperation, ErpOperationCounts>;
   private readonly latencies: number[] = [];
   private latencyNext = 0;
 
@@ -108,6 +118,7 @@ export class ErpService {
     const clock = this.deps.clock;
     if (!entry || entry.freshUntil <= (clock.nowMs ? clock.nowMs() : clock.now().getTime())) return undefined;
     this.counters.hits++;
+    this.byOperation.contractById.hits++;
     return entry.value as Contract | null;
   }
 
@@ -189,6 +200,11 @@ export class ErpService {
     return this.cache.deletePrefixes(['contractById:', 'customerById:', 'searchContracts:', 'searchCustomers:']);
   }
 
+  /** Hits, misses and stale answers per operation since the process started. */
+  operationCounts(): Readonly<Record<ErpOperation, Readonly<ErpOperationCounts>>> {
+    return this.byOperation;
+  }
+
   stats(): ErpStats {
     const sorted = [...this.latencies].sort((a, b) => a - b);
     return { ...this.counters, erpLatencyMs: { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) }, shared: this.cache.shared };
@@ -238,13 +254,18 @@ export class ErpService {
     const elapsed = () => Math.round((performance.now() - began) * 10) / 10;
     if (entry && entry.freshUntil > now) {
       this.counters.hits++;
+      this.byOperation[operation].hits++;
       return { value: entry.value as T, source: 'cache', stale: false, cached: true, operation, durationMs: elapsed() };
     }
     if (options.cacheOnly) {
-      if (entry) this.counters.staleServed++;
+      if (entry) {
+        this.counters.staleServed++;
+        this.byOperation[operation].staleServed++;
+      }
       return { value: (entry?.value ?? null) as T, source: 'cache', stale: entry !== undefined, cached: entry !== undefined, operation, durationMs: elapsed() };
     }
     this.counters.misses++;
+    this.byOperation[operation].misses++;
     let call = this.inflight.get(key) as Promise<Lookup<T>> | undefined;
     if (!call) {
       // Registered before anything is awaited, so concurrent identical lookups (refreshes too) share it.
@@ -269,6 +290,7 @@ export class ErpService {
       this.counters.erpFailures++;
       if (previous) {
         this.counters.staleServed++;
+        this.byOperation[operation].staleServed++;
         this.deps.logger.warn({ operation, error: message }, 'the ERP failed; serving the cached answer as stale');
         return { value: previous.value as T, source: 'cache', stale: true, cached: true, operation, durationMs: 0 };
       }
@@ -278,6 +300,7 @@ export class ErpService {
     this.counters.erpCalls++;
     const epoch = this.epoch;
     const run = await this.deps.executors.run(executor, input, { timeoutMs: settings.timeoutMs, cacheScope: `erp:${operation}` });
+    this.deps.telemetry?.erpCalled(operation, run.ok || run.status === 404, run.durationMs);
     this.latencies[this.latencyNext] = run.durationMs;
     this.latencyNext = (this.latencyNext + 1) % LATENCY_SAMPLES;
     // A 404 of a REST ERP asked for one record means: no such record.

@@ -16,7 +16,10 @@ export async function acceptInbound(deps: AppDeps, message: AcceptedMessage): Pr
     size: message.raw.length,
     receivedAt: deps.clock.now().toISOString(),
   });
-  if (!stored.duplicate) countStored(deps, message.raw.length);
+  if (!stored.duplicate) {
+    countStored(deps, message.raw.length);
+    deps.telemetry?.mailReceived(message.emailAccountId);
+  }
   return stored;
 }
 

@@ -142,6 +142,7 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
     return { outcome: bouncedConversation ? 'bounce' : 'reply', ticketId: ticket.id, conversationId: conversation.id };
   });
 
+  if (email.bounce) deps.telemetry?.mailBounced(record.emailAccountId);
   // The email is stored whatever the hooks say; they run now that it is (see notify-only-hooks.ts).
   if (result.ticketId !== null && result.outcome !== 'duplicate') {
     // A new ticket from a person is matched to a contract first, so the hook sees the link.

@@ -61,10 +61,11 @@ async function sendOne(deps: AppDeps, c: Conversation): Promise<SendOutcome> {
       await tx.conversations.recordDelivery(c.id, { status: 'sent', error: null, attempts, nextAttemptAt: null });
       await publish(tx, deps, [{ type: 'EmailSent', ticketId: c.ticketId, userId: c.agentId, data: { ticketId: c.ticketId, conversationId: c.id, messageId: c.messageId, to: c.toEmail } }]);
     });
+    deps.telemetry?.mailSent(account.id);
     return { conversationId: c.id, status: 'sent', error: null };
   }
   const delays = deps.mail.settings.retryDelaysSeconds;
-  if (result.permanent || attempts > delays.length) return fail(deps, c, attempts, result.message);
+  if (result.permanent || attempts > delays.length) return fail(deps, c, attempts, result.message, account.id);
   const next = new Date(deps.clock.now().getTime() + delays[attempts - 1]! * 1000).toISOString();
   await deps.store.conversations.recordDelivery(c.id, { status: 'queued', error: result.message, attempts, nextAttemptAt: next });
   deps.logger.warn({ conversationId: c.id, attempts, next, error: result.message }, 'outbound email failed; will retry');
@@ -84,7 +85,8 @@ async function attemptsOf(deps: AppDeps, c: Conversation): Promise<number> {
   return (await deps.store.conversations.deliveryAttempts(c.id)) ?? 0;
 }
 
-async function fail(deps: AppDeps, c: Conversation, attempts: number, error: string): Promise<SendOutcome> {
+async function fail(deps: AppDeps, c: Conversation, attempts: number, error: string, accountId: number | null = null): Promise<SendOutcome> {
+  deps.telemetry?.mailFailed(accountId);
   await deps.store.transaction(async (tx) => {
     await tx.conversations.recordDelivery(c.id, { status: 'failed', error, attempts, nextAttemptAt: null });
     await publish(tx, deps, [{ type: 'EmailFailed', ticketId: c.ticketId, userId: c.agentId, data: { ticketId: c.ticketId, conversationId: c.id, error } }]);

@@ -125,10 +125,12 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
       ? { kind: 'answered', invocationId, answer: parsed.answer }
       : { kind: 'failed', invocationId, code: 'invalid_answer', message: parsed.message, policy };
   }
+  const recorded = outcome.kind === 'failed' ? 'failed' : outcome.answer.abort ? 'aborted' : 'ok';
+  if (call.trigger !== 'test') deps.telemetry?.webhookCalled(call.account.id, call.hook, call.trigger, recorded, run.durationMs);
   const record: WebhookInvocation = {
     id: invocationId, emailAccountId: call.account.id, ticketId: call.ticketId, conversationId: call.conversationId,
     hook: call.hook, trigger: call.trigger, userId: call.userId,
-    outcome: outcome.kind === 'failed' ? 'failed' : outcome.kind === 'answered' && outcome.answer.abort ? 'aborted' : 'ok',
+    outcome: recorded,
     policyApplied: outcome.kind === 'failed' ? policy : null,
     status: run.status, durationMs: run.durationMs, input, output: run.ok ? run.output ?? null : null,
     error: outcome.kind === 'failed' ? { code: outcome.code, message: outcome.message } : null,
