@@ -22,8 +22,8 @@ export interface AttachmentRef {
 export interface MessageFlags {
   /** Why the message counts as automatic (Auto-Submitted, Precedence, a bounce…): never answered automatically, never reopens. */
   autoReply?: string;
-  /** A delivery-status report: the outbound message it bounces and whether the failure is permanent. */
-  bounce?: { originalMessageId: string | null; status: string | null; permanent: boolean; recipients: string[] };
+  /** A bounce: the outbound message it returns, whether the failure is permanent, the status code, the report's format and reason. */
+  bounce?: { originalMessageId: string | null; status: string | null; permanent: boolean; recipients: string[]; format?: string; diagnostic?: string | null };
   /** The parser could not read everything; the raw message is kept. */
   parseWarnings?: string[];
   spam?: boolean;

@@ -65,7 +65,11 @@ export const MailAuthentication = Type.Object({
 
 export const MessageFlags = Type.Object({
   autoReply: Type.Optional(Type.String({ description: 'Why the message counts as automatic; it never reopens a ticket and is never answered automatically.' })),
-  bounce: Type.Optional(Type.Object({ originalMessageId: Nullable(Type.String()), status: Nullable(Type.String()), permanent: Type.Boolean(), recipients: Type.Array(Type.String()) })),
+  bounce: Type.Optional(Type.Object({
+    originalMessageId: Nullable(Type.String()), status: Nullable(Type.String()), permanent: Type.Boolean(), recipients: Type.Array(Type.String()),
+    format: Type.Optional(Type.String({ description: '`rfc3464` for a delivery status notification, else the vendor of a text report (`qmail`, `exim`, `gmail`, ..., `text`)' })),
+    diagnostic: Type.Optional(Nullable(Type.String({ description: "The text report's line that gives the reason" }))),
+  })),
   parseWarnings: Type.Optional(Type.Array(Type.String())),
   spam: Type.Optional(Type.Boolean()),
   authentication: Type.Optional(MailAuthentication),

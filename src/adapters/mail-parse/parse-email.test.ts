@@ -81,6 +81,8 @@ describe.skipIf(!haveCorpus)(`real messages from ${haveCorpus ? corpusDir : `${c
       status: '5.0.0',
       action: 'failed',
       permanent: true,
+      format: 'rfc3464',
+      diagnostic: null,
     });
     expect(email.autoReply.auto).toBe(true);
     expect(email.attachments.map((a) => a.contentType)).toEqual(['message/delivery-status', 'message/rfc822']);

@@ -4,7 +4,8 @@
 import iconv from 'iconv-lite';
 import { MailParser, parseAddressHeader } from 'mailparser';
 import type { AddressObject, AttachmentStream, EmailAddress, MessageText } from 'mailparser';
-import { AUTO_REPLY_HEADER_NAMES, classifyAutoReply, detectBounce } from '../../domain/mail/auto-reply.ts';
+import { AUTO_REPLY_HEADER_NAMES, classifyAutoReply } from '../../domain/mail/auto-reply.ts';
+import { detectBounce, fromMailSystem } from '../../domain/mail/bounce.ts';
 import type { HeaderField, InboundEmail, MailAddress, ParsedAttachment } from '../../domain/mail/inbound-email.ts';
 import { headerParam, normaliseMessageId, parseMessageIds, pickHeaders, splitHeaderBlock } from '../../domain/mail/inbound-email.ts';
 import { THREADING_HEADER_NAMES } from '../../domain/mail/threading.ts';
@@ -24,7 +25,8 @@ const OUTPUT_HEADERS = [...THREADING_HEADER_NAMES, ...AUTO_REPLY_HEADER_NAMES];
 const MAX_HTML_TO_TEXT = 2_000_000;
 // Bounce detection reads only the start of these parts; the headers and status are at the top.
 const STATUS_TYPES = ['message/delivery-status', 'message/global-delivery-status'];
-const ORIGINAL_TYPES = ['message/rfc822', 'text/rfc822-headers', 'message/global', 'message/global-headers'];
+// message/rfc822-headers (MailSite) and message/partial (Bigfoot) are not standard, but seen.
+const ORIGINAL_TYPES = ['message/rfc822', 'text/rfc822-headers', 'message/global', 'message/global-headers', 'message/rfc822-headers', 'message/partial'];
 const REPORT_PART_TYPES = new Set([...STATUS_TYPES, ...ORIGINAL_TYPES]);
 const REPORT_PREVIEW_BYTES = 256 * 1024;
 // Single header values past these are junk or attacks, never something an agent reads.
@@ -48,9 +50,15 @@ export async function parseEmail(raw: Buffer, limits: ParseLimits = {}): Promise
     input = prepareRaw(raw);
     if (input.length === 0) return fallbackParse(input, options, ['empty message']);
     if (!looksLikeHeaders(input)) return fallbackParse(input, options, ['no header section: input taken as plain text']);
-    // In a report the returned message must stay one attachment, whose headers name the bounced id.
+    // In a report (or a text bounce) the returned message must stay one attachment, whose
+    // headers name the bounced id.
     const top = splitHeaderBlock(input.subarray(0, 65_536).toString('latin1')).fields;
-    const isReport = /^\s*multipart\/report\b/i.test(top.find((f) => f.name === 'content-type')?.value ?? '');
+    const topValue = (name: string): string => top.find((f) => f.name === name)?.value ?? '';
+    const isReport = /^\s*multipart\/report\b/i.test(topValue('content-type')) || fromMailSystem({
+      headers: Object.fromEntries(top.filter((f) => f.name === 'x-failed-recipients' || f.name === 'return-path').map((f) => [f.name, f.value])),
+      subject: topValue('subject'),
+      from: flattenAddresses(parseAddressHeader([topValue('from')]))[0] ?? null,
+    });
     const collected = await runMailparser(input, options.maxAttachmentBytes, options.timeoutMs, isReport);
     return await fromMailparser(collected, input, options);
   } catch (err) {
@@ -357,6 +365,11 @@ function assemble(p: Parts, o: Required<ParseLimits>, warnings: string[]): Inbou
     contentType: p.headers['content-type'] ?? null,
     deliveryStatus: p.deliveryStatus,
     originalHeaders: p.originalHeaders,
+    bodyPlain: email.bodyPlain,
+    headers: p.headers,
+    subject,
+    from,
+    to: p.to,
   });
   return email;
 }
@@ -395,7 +408,8 @@ function fallbackParse(raw: Buffer, o: Required<ParseLimits>, warnings: string[]
         bodyPlain: isHtml ? htmlToPlainCrude(bodyText) : bodyText,
         bodyHtml: isHtml ? bodyText : null,
         attachments: [],
-        deliveryStatus: bodyText.slice(0, REPORT_PREVIEW_BYTES),
+        // A report too broken for MIME parsing: its status fields are somewhere in the body.
+        deliveryStatus: /^\s*(?:multipart\/report|message\/(?:global-)?delivery-status)/i.test(contentType) ? bodyText.slice(0, REPORT_PREVIEW_BYTES) : null,
         originalHeaders: null,
       },
       o,

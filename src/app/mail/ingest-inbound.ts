@@ -3,6 +3,7 @@ import type { InboundEmail } from '../../domain/mail/inbound-email.ts';
 import { uncheckedAuthentication, type MailAuthentication } from '../../domain/mail/authentication.ts';
 import { decideThread, threadLookupKeys } from '../../domain/mail/threading.ts';
 import { judgeRedelivery, redeliveryContent } from '../../domain/mail/redelivery.ts';
+import { failedRecipients } from '../../domain/mail/bounce.ts';
 import { keyedTokenTickets } from './subject-token.ts';
 import { applyTicketPatch, reopensOnCustomerReply, type Ticket, type TicketDiff } from '../../domain/ticket.ts';
 import { fireInboundHook, fireSystemTicketUpdate } from '../webhooks/notify-only-hooks.ts';
@@ -29,7 +30,10 @@ const MAX_ATTEMPTS = 5;
 function flagsOf(email: InboundEmail): MessageFlags {
   const flags: MessageFlags = {};
   if (email.autoReply.auto) flags.autoReply = email.autoReply.reason ?? 'automatic message';
-  if (email.bounce) flags.bounce = { originalMessageId: email.bounce.originalMessageId, status: email.bounce.status, permanent: email.bounce.permanent, recipients: email.bounce.recipients };
+  if (email.bounce) {
+    const { originalMessageId, status, permanent, recipients, format, diagnostic } = email.bounce;
+    flags.bounce = { originalMessageId, status, permanent, recipients, format, diagnostic };
+  }
   if (email.parseWarnings.length) flags.parseWarnings = email.parseWarnings;
   if (email.replyTo.length) flags.replyTo = email.replyTo;
   return flags;
@@ -90,10 +94,23 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
   let decision = decideThread(email, {
     knownMessages: known, participants, keyedTokens: keyedTokenTickets(deps, email.subject), senderAuthenticated: authentication.authenticated,
   });
+  // A bounce names the message it returns by Message-ID (or, from some MTAs, only In-Reply-To);
+  // only recipients that message was sent to are marked failed.
   let bouncedConversation = null;
-  if (email.bounce?.originalMessageId) {
-    bouncedConversation = await deps.store.conversations.getByMessageId(email.bounce.originalMessageId);
-    if (bouncedConversation) decision = { kind: 'reply', ticketId: bouncedConversation.ticketId, via: 'in-reply-to' };
+  let failedFor: string[] = [];
+  const bouncedId = email.bounce ? (email.bounce.originalMessageId ?? email.inReplyTo) : null;
+  if (email.bounce && bouncedId) {
+    bouncedConversation = await deps.store.conversations.getByMessageId(bouncedId);
+    if (bouncedConversation) {
+      decision = { kind: 'reply', ticketId: bouncedConversation.ticketId, via: 'in-reply-to' };
+      failedFor = failedRecipients(bouncedConversation, email.bounce);
+      if (email.bounce.permanent && failedFor.length === 0) {
+        deps.logger.info(
+          { conversationId: bouncedConversation.id, bounced: email.bounce.recipients },
+          'bounce names no recipient of the message it returns: delivery not marked failed',
+        );
+      }
+    }
   }
 
   const change: { reopened: { ticket: Ticket; diff: TicketDiff } | null } = { reopened: null };
@@ -134,8 +151,8 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
       data: { ticketId: ticket.id, conversationId: conversation.id, automatic: auto, conversation: { ...conversation, attachments: refs } },
     }]);
     change.reopened = await touchTicket(tx, deps, ticket, { auto, at, now });
-    if (bouncedConversation && email.bounce?.permanent) {
-      const reason = `bounced: ${email.bounce.status ?? 'permanent failure'} for ${email.bounce.recipients.join(', ') || 'the recipient'}`;
+    if (bouncedConversation && email.bounce && failedFor.length > 0) {
+      const reason = `bounced: ${email.bounce.status ?? 'permanent failure'} for ${failedFor.join(', ')}${email.bounce.diagnostic ? ` (${email.bounce.diagnostic})` : ''}`;
       await tx.conversations.setDelivery(bouncedConversation.id, 'failed', reason);
       await publish(tx, deps, [{ type: 'EmailFailed', ticketId: ticket.id, userId: bouncedConversation.agentId, data: { ticketId: ticket.id, conversationId: bouncedConversation.id, error: reason, bounce: flags.bounce } }]);
     }
@@ -156,7 +173,7 @@ export async function ingestInbound(deps: AppDeps, record: InboundRecord): Promi
       await fireSystemTicketUpdate(deps, change.reopened.ticket, change.reopened.diff, 'reopenedByCustomerReply').catch((err: unknown) => deps.logger.error({ err }, 'ticketUpdates webhook failed to run'));
     }
   }
-  if (bouncedConversation?.agentId && email.bounce?.permanent) {
+  if (bouncedConversation?.agentId && email.bounce && failedFor.length > 0) {
     await notify(deps, [bouncedConversation.agentId], {
       kind: 'email_failed', ticketId: bouncedConversation.ticketId, link: `/tickets/${bouncedConversation.ticketId}`,
       message: `your email on ticket ${bouncedConversation.ticketId} bounced: ${email.bounce.status ?? 'permanent failure'}`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LOOP_HEADER, classifyAutoReply, detectBounce, parseDeliveryStatus } from './auto-reply.ts';
+import { LOOP_HEADER, classifyAutoReply } from './auto-reply.ts';
 import type { MailAddress } from './inbound-email.ts';
 
 const person: MailAddress = { address: 'anna@kunde.example', name: 'Anna Kunde' };
@@ -46,66 +46,5 @@ describe('classifyAutoReply', () => {
   ];
   it.each(human)('human: %s', (_name, headers, subject) => {
     expect(classifyAutoReply(headers, subject, person)).toEqual({ auto: false, reason: null });
-  });
-});
-
-const DSN_TYPE = 'multipart/report; report-type=delivery-status; boundary="x"';
-const ORIGINAL = 'Return-Path: <support@deskhook.example>\nMessage-ID: <dh.42.abc@deskhook.example>\nSubject: Re: [#42]\n\nbody';
-
-describe('detectBounce', () => {
-  it('reads a permanent failure with the original Message-ID', () => {
-    const deliveryStatus = 'Reporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; anna@kunde.example\nAction: failed\nStatus: 5.1.1 (user unknown)\n';
-    expect(detectBounce({ contentType: DSN_TYPE, deliveryStatus, originalHeaders: ORIGINAL })).toEqual({
-      originalMessageId: 'dh.42.abc@deskhook.example',
-      recipients: ['anna@kunde.example'],
-      status: '5.1.1',
-      action: 'failed',
-      permanent: true,
-    });
-  });
-
-  it('reports a delay as not permanent', () => {
-    const deliveryStatus = 'Final-Recipient: rfc822;a@b.example\nAction: delayed\nStatus: 4.4.7\n';
-    expect(detectBounce({ contentType: DSN_TYPE, deliveryStatus, originalHeaders: null })).toMatchObject({ action: 'delayed', status: '4.4.7', permanent: false, originalMessageId: null });
-  });
-
-  it('picks the most severe of several recipients and keeps them all', () => {
-    const deliveryStatus = [
-      'Reporting-MTA: dns; mx',
-      'Original-Recipient: rfc822;a@x',
-      'Final-Recipient: rfc822;a@x',
-      'Action: delayed',
-      'Status: 4.2.2',
-      'Final-Recipient: rfc822;<B@x>',
-      'Action: failed',
-      'Status: 5.2.1',
-      'Final-Recipient: rfc822;b@x',
-      'Action: failed',
-    ].join('\r\n');
-    expect(detectBounce({ contentType: DSN_TYPE, deliveryStatus, originalHeaders: null })).toMatchObject({ recipients: ['a@x', 'B@x'], action: 'failed', status: '5.2.1', permanent: true });
-  });
-
-  it('infers the action from the status when Action is missing', () => {
-    expect(detectBounce({ contentType: DSN_TYPE, deliveryStatus: 'Final-Recipient: rfc822; a@x\nStatus: 5.0.0', originalHeaders: null })).toMatchObject({ action: 'failed', permanent: true });
-  });
-
-  it('ignores other reports and ordinary mail', () => {
-    expect(detectBounce({ contentType: 'multipart/report; report-type=disposition-notification', deliveryStatus: 'Action: failed', originalHeaders: null })).toBeNull();
-    expect(detectBounce({ contentType: 'text/plain', deliveryStatus: 'Action: failed', originalHeaders: null })).toBeNull();
-    expect(detectBounce({ contentType: null, deliveryStatus: null, originalHeaders: null })).toBeNull();
-  });
-
-  it('returns a bounce without details when the status part is empty', () => {
-    expect(detectBounce({ contentType: DSN_TYPE, deliveryStatus: '', originalHeaders: null })).toEqual({ originalMessageId: null, recipients: [], status: null, action: 'unknown', permanent: false });
-  });
-});
-
-describe('parseDeliveryStatus', () => {
-  it('finds recipient groups without blank lines between them', () => {
-    const text = 'Reporting-MTA: dns; a\nFinal-Recipient: rfc822; one@x\nAction: failed\nStatus: 5.1.1\nFinal-Recipient: rfc822; two@x\nAction: delivered\nStatus: 2.0.0';
-    expect(parseDeliveryStatus(text).map((r) => [r.final, r.action, r.status])).toEqual([
-      ['one@x', 'failed', '5.1.1'],
-      ['two@x', 'delivered', '2.0.0'],
-    ]);
   });
 });

@@ -39,6 +39,10 @@ export interface BounceInfo {
   action: DsnAction;
   /** True when any recipient failed for good (action failed or a 5.x.x status). */
   permanent: boolean;
+  /** `rfc3464` for a delivery status notification, else the vendor of a text report (`qmail`, `exim`, ..., `text`). */
+  format: string;
+  /** The report's line that gives the reason, for text reports (a DSN has it per recipient). */
+  diagnostic: string | null;
 }
 
 export interface InboundEmail {
