@@ -2,6 +2,7 @@ import { afterAll, describe, it, type ExpectStatic } from 'vitest';
 import {
   erpFailing, killMidDelivery, pgClusterControl, postgresConnectionsCut, postgresRestart, receiverDown, smtpDrops, type ChaosOptions, type ScenarioResult,
 } from '../scripts/chaos.ts';
+import { BACKENDS } from './support/backends.ts';
 import { killAll, removeTempDirs } from './support/process.ts';
 
 /**
@@ -65,7 +66,7 @@ describe('chaos, short mode: alone', () => {
 });
 
 describe('chaos, short mode', { concurrent: true }, () => {
-  it('a. a SIGKILLed `serve` (embedded SQLite) loses nothing; duplicates only what it had leased', async ({ expect }) => {
+  it.skipIf(!BACKENDS.includes('sqlite'))('a. a SIGKILLed `serve` (embedded SQLite) loses nothing; duplicates only what it had leased', async ({ expect }) => {
     const r = await killMidDelivery(options, 'sqlite');
     expectPassed(expect, r);
     expect(r.figures['deliveries leased by the killed process']).toBeGreaterThanOrEqual(1);

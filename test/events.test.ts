@@ -135,6 +135,9 @@ describe.each(BACKENDS)('event hooks on %s', (kind) => {
     const [event] = (await t.api('GET', `/api/v1/events?type=TicketCreated&ticketId=${ticketId}`)).json().items;
     for (const call of calls) {
       expect(call.headers['webhook-id']).toBe(event.id);
+      // Each attempt says how long the receiver has (the delivery timeout, 15 s by default).
+      expect(call.headers['deskhook-timeout-ms']).toBe('15000');
+      expect(Number(call.headers['deskhook-deadline']) - Date.now()).toBeGreaterThan(5_000);
       expect(verify(signingSecret, call)).toEqual({ id: event.id, type: 'TicketCreated', timestamp: event.createdAt, data: event.data });
     }
     const [d] = await deliveries(hook.id);

@@ -87,6 +87,27 @@ describe.each(BACKENDS)('synchronous webhooks on %s', (kind) => {
     expect(res.json().warnings).toEqual([{ code: 'webhook_failed', hook: 'ticketUpdates', invocationId: expect.any(String), message: expect.stringContaining('answered 500') }]);
   });
 
+  it('the request tells the receiver its deadline; a receiver that gives up in time says why, and the user reads it', async () => {
+    await setPolicy('block');
+    let left = -1;
+    answer = (call) => {
+      left = Number(call.headers['deskhook-deadline']) - Date.now();
+      // A receiver whose ERP is too slow stops at half its time and says so.
+      return { status: 503, delayMs: Math.max(0, left / 2), body: { message: 'ERP antwortet nicht rechtzeitig, abgebrochen' } };
+    };
+    const started = Date.now();
+    const res = await patch({ priority: 'low' });
+    const [call] = calls;
+    expect(call!.headers['deskhook-timeout-ms']).toBe('1000');
+    const deadline = Number(call!.headers['deskhook-deadline']);
+    expect(deadline).toBeGreaterThanOrEqual(started + 1000);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(left).toBeGreaterThan(0);
+    expect(res.statusCode).toBe(502);
+    expect(res.json().detail).toContain('ERP antwortet nicht rechtzeitig, abgebrochen');
+    expect(res.json().detail).not.toMatch(/timed out/);
+  });
+
   it('failure with policy block: nothing changes and the problem names the hook and the reason', async () => {
     await setPolicy('block');
     for (const [a, reason] of [

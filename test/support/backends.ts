@@ -8,9 +8,14 @@ import { KyselyStore } from '../../src/adapters/db/kysely-store.ts';
 
 /**
  * The backends every storage-dependent test runs on: SQLite always, PostgreSQL too when
- * DATABASE_URL is set (as `.ci/run` does).
+ * DATABASE_URL is set. `DESKHOOK_TEST_BACKENDS=postgres` runs only PostgreSQL, which `.ci/run`
+ * uses for its second pass (the first pass has run SQLite already).
  */
-export const BACKENDS: DialectKind[] = process.env.DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+export const BACKENDS: DialectKind[] = (() => {
+  if (!process.env.DATABASE_URL) return ['sqlite'];
+  const only = (process.env.DESKHOOK_TEST_BACKENDS ?? '').split(',').map((b) => b.trim()).filter((b): b is DialectKind => b === 'sqlite' || b === 'postgres');
+  return only.length > 0 ? only : ['sqlite', 'postgres'];
+})();
 
 export interface TestDatabase {
   kind: DialectKind;

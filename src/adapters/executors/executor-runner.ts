@@ -124,11 +124,15 @@ export class DefaultExecutorRunner implements ExecutorRunner {
       headers['webhook-timestamp'] = String(Math.floor(timestamp.getTime() / 1000));
       headers['webhook-signature'] = signatures.join(' ');
     }
+    // The receiver is told how long it has: it can give up in time and say why, not be cut off.
+    const timeoutMs = options.timeoutMs ?? this.deps.defaultTimeoutMs ?? 10_000;
+    headers['deskhook-timeout-ms'] = String(timeoutMs);
+    headers['deskhook-deadline'] = String(Date.now() + timeoutMs);
     let response;
     try {
       response = await this.deps.egress.request({
         url: executor.url, method: executor.method, headers, ...(body !== undefined ? { body } : {}),
-        timeoutMs: options.timeoutMs ?? this.deps.defaultTimeoutMs ?? 10_000,
+        timeoutMs,
         ...(this.deps.maxResponseBytes ? { maxResponseBytes: this.deps.maxResponseBytes } : {}),
       });
     } catch (err) {

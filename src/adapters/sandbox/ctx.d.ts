@@ -41,6 +41,13 @@ export type CustomCode<Input = unknown, Output = unknown> = (input: Input, ctx: 
 /** What custom code can reach outside itself. */
 export interface Ctx {
   /**
+   * Unix epoch milliseconds by which the run must end (its time limit, less any time it waited
+   * for a sandbox). A synchronous webhook's receiver gets the same instant as `deskhook-deadline`.
+   */
+  readonly deadline: number;
+  /** Milliseconds left until {@link Ctx.deadline}, never negative: give up early and say why. */
+  remainingMs(): number;
+  /**
    * An HTTP request through deskhook's egress guard: addresses the operator has not allowed
    * (private networks, the metadata service, …) are refused before connecting, with an error
    * whose `code` is `egress_refused`. Response bodies are text, capped in size and time by the

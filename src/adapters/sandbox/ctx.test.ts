@@ -248,6 +248,21 @@ describe('ctx.secrets, ctx.cache, ctx.deskhook, logs and timers', () => {
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
+  it('tells the code its deadline and the time left', async () => {
+    const bridge = new RecordingBridge();
+    const started = Date.now();
+    const result = await run(
+      'export default async (input, ctx) => { const a = ctx.remainingMs(); await new Promise((r) => setTimeout(r, 200)); return { deadline: ctx.deadline, a, b: ctx.remainingMs() }; }',
+      null, bridge, { limits: { timeoutMs: 2_000 } },
+    );
+    const out = result.output as { deadline: number; a: number; b: number };
+    expect(out.deadline).toBeGreaterThanOrEqual(started + 1_000);
+    expect(out.deadline).toBeLessThanOrEqual(started + 2_000 + 50);
+    expect(out.a).toBeGreaterThan(0);
+    expect(out.a).toBeLessThanOrEqual(2_000);
+    expect(out.a - out.b).toBeGreaterThanOrEqual(150);
+  });
+
   it('caps ctx calls in flight', async () => {
     const bridge = new RecordingBridge();
     bridge.cacheGet = () => new Promise((resolve) => setTimeout(() => resolve(1), 50));

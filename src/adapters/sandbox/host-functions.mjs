@@ -62,6 +62,8 @@ export function newHostObject(ctx, run) {
   });
 
   ctx.newNumber(log.maxBytes).consume((h) => ctx.setProp(host, 'logBudget', h));
+  // Unix epoch milliseconds by which the run must end: `ctx.deadline`.
+  ctx.newNumber(run.deadline).consume((h) => ctx.setProp(host, 'deadline', h));
   return host;
 }
 

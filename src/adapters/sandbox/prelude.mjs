@@ -18,6 +18,7 @@ export const PRELUDE_SOURCE = `(${installPrelude.toString()})`;
 function installPrelude(host) {
   'use strict';
   const NativePromise = Promise;
+  const dateNow = Date.now;
   const nativeThen = NativePromise.prototype.then;
   const { apply, defineProperty } = Reflect;
   const { parse, stringify } = JSON;
@@ -207,7 +208,13 @@ function installPrelude(host) {
     });
   }
 
+  const deadline = host.deadline;
   const ctx = freeze({
+    deadline,
+    remainingMs: () => {
+      const left = deadline - dateNow();
+      return left > 0 ? left : 0;
+    },
     fetch,
     log: logger('log'),
     secrets: freeze({ get: (/** @type {unknown} */ key) => settle(() => call('secretGet', { key: requireString(key, 'ctx.secrets.get: key') })) }),

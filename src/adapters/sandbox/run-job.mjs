@@ -19,7 +19,7 @@ import { RunLog } from './run-log.mjs';
  * @typedef {import('./protocol.ts').FromWorkerMessage} FromWorkerMessage
  * @typedef {import('./protocol.ts').WorkerResult} WorkerResult
  * @typedef {import('./types.ts').SandboxOwnErrorCode} SandboxOwnErrorCode
- * @typedef {{ call(op: string, argsJson: string): Promise<string>, sleep(ms: number): Promise<void>, log(level: string, message: string): number, logBudget: number }} PreludeHost
+ * @typedef {{ call(op: string, argsJson: string): Promise<string>, sleep(ms: number): Promise<void>, log(level: string, message: string): number, logBudget: number, deadline: number }} PreludeHost
  * @typedef {{ run: QuickJSHandle, serialize: QuickJSHandle, describe: QuickJSHandle, takeFailure: QuickJSHandle, tag: QuickJSHandle }} PreludeApi
  */
 
