@@ -5,7 +5,11 @@ import { PASSWORD, startTestApp, type TestApp } from './support/test-app.ts';
 
 describe.each(BACKENDS)('email accounts API on %s', (kind) => {
   let t: TestApp;
-  beforeEach(async () => { t = await startTestApp(kind); });
+  beforeEach(async () => {
+    t = await startTestApp(kind);
+    // The hook below names this secret: a hook naming a secret that is not set is refused.
+    await t.api('PUT', '/api/v1/secrets/HOOK_TOKEN', { value: 'hook-token-1' });
+  });
   afterEach(async () => { await t.close(); });
 
   const account = {
@@ -61,6 +65,37 @@ describe.each(BACKENDS)('email accounts API on %s', (kind) => {
       expect(res.statusCode, JSON.stringify(patch)).toBe(400);
       expect(res.json().code).toBe('validation_failed');
     }
+  });
+
+  it('refuses on save what could never run: code that does not compile, a secret that is not set, a refused address', async () => {
+    const save = (webhooks: object) => t.api('POST', '/api/v1/email-accounts', { name: 'x', address: 'x@example.com', inbound: { type: 'smtp' }, webhooks });
+    const broken = await save({ newEmails: { type: 'sourceCode', language: 'typescript', code: 'export default async (input: unknown) => {\n  return { note: "x" ;\n}' } });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'webhooks.newEmails', code: 'syntax_error', line: 2, column: expect.any(Number) }] });
+    expect(broken.json().detail).toMatch(/line 2, column \d+/);
+
+    const unset = await save({
+      ticketUpdates: { type: 'apiCall', url: 'https://hooks.example/t', headers: { authorization: 'Bearer {{secret.CRM_TOKEN}}' } },
+      newEmails: { type: 'sourceCode', language: 'javascript', code: 'export default async (input, ctx) => { await ctx.secrets.get("ERP_KEY"); return {}; }' },
+    });
+    expect(unset.statusCode).toBe(400);
+    expect(unset.json().errors).toEqual([
+      expect.objectContaining({ field: 'webhooks.ticketUpdates', code: 'secret_missing', secret: 'CRM_TOKEN' }),
+      expect.objectContaining({ field: 'webhooks.newEmails', code: 'secret_missing', secret: 'ERP_KEY' }),
+    ]);
+    expect(unset.json().detail).toContain('CRM_TOKEN');
+
+    for (const url of ['http://169.254.169.254/latest/meta-data', 'http://10.1.2.3/hook', 'http://192.168.1.10:8080/hook', 'http://[::1]/hook']) {
+      const refused = await save({ newEmails: { type: 'apiCall', url } });
+      expect(refused.statusCode, url).toBe(400);
+      expect(refused.json().errors, url).toEqual([expect.objectContaining({ field: 'webhooks.newEmails', code: 'egress_refused', message: expect.stringContaining('DESKHOOK_EGRESS_ALLOW') })]);
+    }
+    // Host names are resolved when a request is made (and checked then), never on save.
+    expect((await save({ newEmails: { type: 'apiCall', url: 'https://hooks.internal.example/x' } })).statusCode).toBe(201);
+    // A PATCH that does not touch a hook does not fail on it, even once its secret is gone.
+    const { id } = (await t.api('POST', '/api/v1/email-accounts', { ...account, address: 'y@example.com' })).json();
+    await t.api('DELETE', '/api/v1/secrets/HOOK_TOKEN');
+    expect((await t.api('PATCH', `/api/v1/email-accounts/${id}`, { name: 'Renamed' })).statusCode).toBe(200);
   });
 
   it('patches fields, keeps stored passwords when omitted, and refuses a taken address', async () => {

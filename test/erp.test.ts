@@ -86,6 +86,14 @@ describe.each(BACKENDS)('ERP integration on %s', (kind) => {
     const settings = await goLive({ contractById: 120 });
     expect(settings).toMatchObject({ mode: 'live', cacheTtlSeconds: { contractById: 120, customerById: 900 }, executors: { contractById: { type: 'apiCall', method: 'POST' } } });
     expect((await t.api('PUT', '/api/v1/erp', { mode: 'cloud' })).statusCode).toBe(400);
+    // An operation that could never run is refused on save, and the settings stay as they were.
+    const broken = await t.api('PUT', '/api/v1/erp', { executors: { customerById: { type: 'sourceCode', language: 'javascript', code: 'export default async (input, ctx) => {\n  const token = await ctx.secrets.get("ERP_TOKEN");\n  return fetch(;\n}' } } });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json().errors).toEqual([
+      expect.objectContaining({ field: 'executors.customerById', code: 'syntax_error', line: 3 }),
+      expect.objectContaining({ field: 'executors.customerById', code: 'secret_missing', secret: 'ERP_TOKEN' }),
+    ]);
+    expect((await t.api('GET', '/api/v1/erp')).json().executors.customerById).toMatchObject({ type: 'apiCall' });
   });
 
   it('live: a lookup asks the ERP once, then the cache answers; refresh asks again; cacheOnly never does', async () => {

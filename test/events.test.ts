@@ -101,6 +101,10 @@ describe.each(BACKENDS)('event hooks on %s', (kind) => {
     expect(await bad({ retryScheduleSeconds: [-1] })).toContain('retryScheduleSeconds');
     expect(await bad({ signingSecret: 'whsec_short' })).toContain('signingSecret');
     expect(await bad({ executor: { type: 'apiCall', url: 'ftp://x' } })).toContain('executor');
+    // What could never run is refused on save too, naming what to fix.
+    expect(await bad({ executor: { type: 'sourceCode', language: 'typescript', code: 'export default async (e: unknown) => {' } })).toMatch(/"code":"syntax_error","line":1/);
+    expect(await bad({ executor: { type: 'apiCall', url: `${base}/e`, headers: { authorization: 'Bearer {{secret.EVENTS_TOKEN}}' } } })).toMatch(/"secret":"EVENTS_TOKEN"/);
+    expect(await bad({ executor: { type: 'apiCall', url: 'http://169.254.169.254/latest' } })).toContain('egress_refused');
   });
 
   it('the change and its deliveries are written together: a failed transaction leaves neither', async () => {

@@ -156,6 +156,34 @@ if (missing) {
       expect(ui.consoleErrors).toEqual([]);
     }, 60_000);
 
+    it('a hook naming a secret that is not set is refused on save, and the secret is created right there', async () => {
+      const page = await ui.newPage();
+      await ui.login(page);
+      await page.goto(`${ui.baseUrl}/settings/email-accounts/new`);
+      await page.getByRole('heading', { name: 'New email account' }).waitFor();
+      await page.getByLabel('Name', { exact: true }).fill('Abrechnung');
+      await page.getByLabel('Address').fill('abrechnung@stadtwerke.example');
+      const hook = page.getByRole('group', { name: 'Webhook for new emails' });
+      await hook.getByLabel('API call').check();
+      await hook.getByLabel('URL').fill(`${receiver.url}/ok`);
+      await hook.getByRole('button', { name: 'Add header' }).click();
+      await hook.getByLabel('Header name 1').fill('Authorization');
+      await hook.getByLabel('Header value 1').fill('Bearer {{secret.BILLING_HOOK_TOKEN}}');
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      await expect.poll(() => hook.textContent()).toContain('refers to secret BILLING_HOOK_TOKEN, which is not set');
+      await hook.getByLabel('Value of BILLING_HOOK_TOKEN').fill('token-4711');
+      await hook.getByRole('button', { name: 'Create secret' }).click();
+      await expect.poll(() => hook.textContent()).toContain('Secret BILLING_HOOK_TOKEN created. Save again.');
+      // The form kept its edits: saving again now works.
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      await page.waitForURL(/\/settings\/email-accounts\/\d+$/);
+      const stored = (await ui.t.api('GET', `/api/v1/email-accounts/${accountIdOf(page)}`)).json();
+      expect(stored.webhooks.newEmails.headers).toEqual({ Authorization: 'Bearer {{secret.BILLING_HOOK_TOKEN}}' });
+      expect((await ui.t.api('GET', '/api/v1/secrets')).json().items.map((i: { key: string }) => i.key)).toContain('BILLING_HOOK_TOKEN');
+      expect(ui.consoleErrors).toEqual([]);
+      await ui.t.api('DELETE', '/api/v1/secrets/BILLING_HOOK_TOKEN'); // the Secrets page test expects its own keys only
+    }, 60_000);
+
     it('a failing newEmails webhook on inbound mail raises a notification in the bell; the log runs it again', async () => {
       const created = await ui.t.api('POST', '/api/v1/email-accounts', { name: 'Störungen', address: 'stoerung@stadtwerke.example', inbound: { type: 'smtp' }, webhooks: { enabled: true } });
       expect(created.statusCode).toBe(201);

@@ -1,3 +1,4 @@
+import { checkExecutorsOnSave } from './executor-check.ts';
 import {
   defaultWebhookSettings, normaliseAddress, WEBHOOK_TIMEOUT_MAX_MS,
   type EmailAccount, type ImapInbound, type Inbound, type SmtpInbound, type SmtpOutbound, type WebhookSettings,
@@ -60,12 +61,21 @@ function stripPasswords(inbound: Inbound, outbound: SmtpOutbound | null): { inbo
   return { inbound: inb as Inbound, outbound: out as SmtpOutbound | null };
 }
 
+/** Only the executors a request sets are checked: a PATCH of the name never fails on a hook saved earlier. */
+function checkHookExecutors(deps: AppDeps, webhooks: Partial<WebhookSettings> | undefined): Promise<void> {
+  return checkExecutorsOnSave(deps, [
+    ['webhooks.ticketUpdates', webhooks?.ticketUpdates],
+    ['webhooks.newEmails', webhooks?.newEmails],
+  ]);
+}
+
 const taken = (address: string) => new AppError('conflict', `an email account with address ${address} exists`, { errors: [{ field: 'address', message: 'taken' }] });
 
 export async function createEmailAccount(deps: AppDeps, input: EmailAccountInput): Promise<EmailAccountView> {
   const now = deps.clock.now().toISOString();
   const webhooks = { ...defaultWebhookSettings(), ...input.webhooks };
   checkWebhooks(webhooks);
+  await checkHookExecutors(deps, input.webhooks);
   const outbound = input.outbound ?? null;
   const sealed = sealSecrets(deps, { inbound: input.inbound, outbound }, null);
   const plain = stripPasswords(input.inbound, outbound);
@@ -101,6 +111,7 @@ export async function updateEmailAccount(deps: AppDeps, id: number, patch: Parti
   const outbound = patch.outbound === undefined ? current.outbound : patch.outbound;
   const webhooks = { ...current.webhooks, ...patch.webhooks };
   checkWebhooks(webhooks);
+  await checkHookExecutors(deps, patch.webhooks);
   const sealed = sealSecrets(deps, { inbound, outbound }, found.sealed);
   const next: EmailAccount = {
     ...current,

@@ -20,12 +20,18 @@ export type Executor = ApiCallExecutor | SourceCodeExecutor;
 
 const SECRET_REF = /\{\{\s*secret\.([\w.-]+)\s*\}\}/g;
 
-/** Names of the secrets an executor's header values refer to. */
+// `ctx.secrets.get('KEY')` with a literal key; a key computed at run time cannot be known earlier.
+const CODE_SECRET_REF = /\bsecrets\s*\.\s*get\s*\(\s*(['"`])([\w.-]{1,100})\1\s*\)/g;
+
+/** Names of the secrets an executor refers to: in header values, or by a literal key in its code. */
 export function referencedSecrets(executor: Executor): string[] {
-  if (executor.type !== 'apiCall') return [];
   const names = new Set<string>();
-  for (const value of Object.values(executor.headers)) {
-    for (const m of value.matchAll(SECRET_REF)) names.add(m[1]!);
+  if (executor.type === 'apiCall') {
+    for (const value of Object.values(executor.headers)) {
+      for (const m of value.matchAll(SECRET_REF)) names.add(m[1]!);
+    }
+  } else {
+    for (const m of executor.code.matchAll(CODE_SECRET_REF)) names.add(m[2]!);
   }
   return [...names];
 }

@@ -191,6 +191,20 @@ describe('EgressClient: allowed traffic', () => {
   });
 });
 
+describe('EgressClient.refusedLiteral: what can be refused before any lookup', () => {
+  it('refuses literal addresses and localhost the policy refuses; leaves host names to connect time', () => {
+    const client = new EgressClient({ policy: new EgressPolicy([]) });
+    expect(client.refusedLiteral('http://169.254.169.254/latest')).toMatch(/^egress refused: 169\.254\.169\.254 is /);
+    expect(client.refusedLiteral('http://10.0.0.1:8080/x')).toMatch(/DESKHOOK_EGRESS_ALLOW/);
+    expect(client.refusedLiteral('http://localhost:3000/x')).toMatch(/127\.0\.0\.1/);
+    expect(client.refusedLiteral('http://[::1]/x')).toMatch(/egress refused/);
+    expect(client.refusedLiteral('http://0x7f000001/x')).toMatch(/egress refused/);
+    expect(client.refusedLiteral('https://8.8.8.8/x')).toBeNull();
+    expect(client.refusedLiteral('https://erp.internal.example/x')).toBeNull();
+    expect(new EgressClient({ policy: new EgressPolicy(['127.0.0.1/32']) }).refusedLiteral('http://localhost:3000/x')).toBeNull();
+  });
+});
+
 describe('EgressClient: refused traffic never connects', () => {
   it.each(LOOPBACK_2_SPELLINGS)('refuses http://%s with only 127.0.0.1 allowed', async (host) => {
     const before = trap.connections;

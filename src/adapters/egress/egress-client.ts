@@ -143,6 +143,27 @@ export class EgressClient {
     });
   }
 
+  /**
+   * Why the policy refuses this URL without resolving anything: for an IP-literal host or
+   * `localhost` (which always means loopback), the reason; for any other host name, or an
+   * allowed address, null. Lets a configuration be refused when it is saved; `request` checks
+   * every address again when it connects.
+   */
+  refusedLiteral(rawUrl: string): string | null {
+    let url: URL;
+    try {
+      url = new URL(rawUrl);
+    } catch {
+      return null; // the URL's own validation reports it
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const name = host.toLowerCase().replace(/\.$/, '');
+    const ip = parseHostLiteral(host) ?? (name === 'localhost' || name.endsWith('.localhost') ? '127.0.0.1' : null);
+    if (ip === null) return null;
+    const decision = this.#policy.check(url.hostname, ip);
+    return decision.allowed ? null : `egress refused: ${decision.reason}`;
+  }
+
   async request(req: EgressRequest): Promise<EgressResponse> {
     const started = performance.now();
     const url = parseRequestUrl(req.url);

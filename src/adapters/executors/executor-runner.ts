@@ -1,9 +1,10 @@
 import { createHash, createHmac } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { ExecutorError, ExecutorRun, ExecutorRunner, ExecutorRunOptions, ExecutorTrace } from '../../app/ports/executor-runner.ts';
+import type { ExecutorError, ExecutorProblem, ExecutorRun, ExecutorRunner, ExecutorRunOptions, ExecutorTrace } from '../../app/ports/executor-runner.ts';
 import { continueTrace, currentTrace, outgoingTraceHeaders } from '../../app/trace-context.ts';
 import { resolveSecretRefs, type ApiCallExecutor, type Executor, type SourceCodeExecutor } from '../../domain/executor.ts';
 import { EgressError, type EgressClient } from '../egress/egress-client.ts';
+import { compile } from '../sandbox/compile.ts';
 import type { SandboxPool } from '../sandbox/pool.ts';
 import type { SandboxApiRequest, SandboxBridge } from '../sandbox/types.ts';
 
@@ -62,6 +63,17 @@ export class DefaultExecutorRunner implements ExecutorRunner {
   });
 
   constructor(private readonly deps: ExecutorRunnerDeps) {}
+
+  check(executor: Executor): ExecutorProblem[] {
+    if (executor.type === 'sourceCode') {
+      const compiled = compile(executor.code, executor.language);
+      if (compiled.ok) return [];
+      const { message, line, column } = compiled.error;
+      return [{ code: 'syntax_error', message, ...(line !== undefined ? { line } : {}), ...(column !== undefined ? { column } : {}) }];
+    }
+    const refused = this.deps.egress.refusedLiteral(executor.url);
+    return refused ? [{ code: 'egress_refused', message: refused }] : [];
+  }
 
   async run(executor: Executor, input: unknown, options: ExecutorRunOptions = {}): Promise<ExecutorRun> {
     const secrets = new Set<string>();

@@ -2,6 +2,7 @@ import {
   checkContract, checkCustomer, normaliseId, type Contract, type Customer, type ErpSettings,
 } from '../../domain/erp.ts';
 import type { AppDeps } from '../deps.ts';
+import { checkExecutorsOnSave } from '../executor-check.ts';
 import { AppError, notFound } from '../errors.ts';
 import { SETTINGS_PROPAGATION_MS, withErpDefaults, type ErpService } from './erp-service.ts';
 
@@ -11,6 +12,7 @@ export async function getErpSettings(deps: AppDeps): Promise<ErpSettings> {
 }
 
 export async function putErpSettings(deps: AppDeps, erp: ErpService, patch: Partial<ErpSettings>): Promise<ErpSettings> {
+  await checkExecutorsOnSave(deps, Object.entries(patch.executors ?? {}).map(([operation, executor]) => [`executors.${operation}`, executor] as const));
   const current = await getErpSettings(deps);
   const settings: ErpSettings = {
     ...current,

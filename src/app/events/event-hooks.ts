@@ -1,3 +1,4 @@
+import { checkExecutorsOnSave } from '../executor-check.ts';
 import type { EventType } from '../../domain/event.ts';
 import {
   DEFAULT_RETRY_SCHEDULE_SECONDS, validateRetrySchedule, type EventHook, type OrderingKey,
@@ -45,6 +46,7 @@ async function load(deps: AppDeps, id: number): Promise<{ hook: EventHook; seale
 
 export async function createEventHook(deps: AppDeps, input: EventHookInput, ownerUserId: number | null): Promise<EventHook> {
   check(input);
+  await checkExecutorsOnSave(deps, [['executor', input.executor]]);
   const now = deps.clock.now().toISOString();
   const enabled = input.enabled ?? true;
   return deps.store.eventHooks.insert({
@@ -69,6 +71,7 @@ export function listEventHooks(deps: AppDeps, page: PageRequest): Promise<Page<E
  */
 export async function updateEventHook(deps: AppDeps, id: number, patch: Partial<EventHookInput>): Promise<EventHook> {
   check(patch);
+  await checkExecutorsOnSave(deps, [['executor', patch.executor]]);
   const { signingSecret, ...fields } = patch;
   const now = deps.clock.now().toISOString();
   return deps.store.transaction(async (tx) => {

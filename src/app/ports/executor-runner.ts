@@ -64,7 +64,22 @@ export interface ExecutorRunOptions {
   lane?: 'interactive' | 'background';
 }
 
+/** A mistake in an executor that is certain before it ever runs. */
+export interface ExecutorProblem {
+  code: 'syntax_error' | 'egress_refused';
+  message: string;
+  /** 1-based, for code that does not compile. */
+  line?: number;
+  column?: number;
+}
+
 /** Runs what a webhook, an event hook or an ERP operation is configured with. */
 export interface ExecutorRunner {
   run(executor: Executor, input: unknown, options?: ExecutorRunOptions): Promise<ExecutorRun>;
+  /**
+   * What is wrong with an executor before it runs: code that does not compile, an `apiCall` URL
+   * whose literal address (or `localhost`) the egress policy refuses. Host names are resolved
+   * only when a request is made, and checked again then.
+   */
+  check?(executor: Executor): ExecutorProblem[];
 }

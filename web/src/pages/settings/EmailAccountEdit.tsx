@@ -1,3 +1,4 @@
+import { CreateSecretInline } from '../../components/CreateSecret.tsx';
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, ApiError, query } from '../../api.ts';
 import { ErrorNote, Field, useLoad } from '../../components/ui.tsx';
@@ -205,7 +206,7 @@ function passwordOf(p: Password): string | null | undefined {
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
 
-interface FieldProblem { field: string; message: string }
+interface FieldProblem { field: string; message: string; code?: string; secret?: string }
 
 /** What the server would refuse with a confusing message (unions report every branch), caught here with the field named. */
 function checkForm(f: Form, t: T): FieldProblem[] {
@@ -284,7 +285,12 @@ function FieldErrors({ problems, id }: { problems: FieldProblem[]; id?: string }
   if (problems.length === 0) return null;
   return (
     <ul className="field-errors" id={id} style={{ margin: '2px 0', paddingLeft: 0, listStyle: 'none' }}>
-      {problems.map((p, i) => <li key={i} className="error" style={{ padding: '2px 6px' }}>{p.field}: {p.message}</li>)}
+      {problems.map((p, i) => (
+        <li key={i} className="error" style={{ padding: '2px 6px' }}>
+          {p.field}: {p.message}
+          {p.code === 'secret_missing' && p.secret && <CreateSecretInline secretKey={p.secret} />}
+        </li>
+      ))}
     </ul>
   );
 }
