@@ -35,6 +35,7 @@ const SYSTEM = [
   'test/demo.test.ts',
   'test/erp-redis-processes.test.ts',
   'test/event-workers-process.test.ts',
+  'test/late-delivery-process.test.ts',
   'test/ui-*.test.ts',
 ];
 

@@ -47,9 +47,9 @@ describe.each(BACKENDS)('email accounts API on %s', (kind) => {
     expect(JSON.stringify(raw.rows)).not.toContain('smtp-pass-456');
   });
 
-  it('defaults the webhooks to off with notify and 10 s', async () => {
+  it('defaults the webhooks to off with notify, 10 s and late delivery', async () => {
     const res = await t.api('POST', '/api/v1/email-accounts', { name: 'Info', address: 'info@example.com', inbound: { type: 'smtp' } });
-    expect(res.json().webhooks).toEqual({ enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: 10000, failurePolicy: 'notify' });
+    expect(res.json().webhooks).toEqual({ enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: 10000, failurePolicy: 'notify', deliverLate: true });
   });
 
   it('validates the webhooks object: timeout range, policy, executor shape', async () => {

@@ -39,6 +39,11 @@ export interface WebhookSettings {
   newEmails: Executor | null;
   timeoutMs: number;
   failurePolicy: FailurePolicy;
+  /**
+   * A call that fails under policy `notify` is delivered again later, from the durable outbox,
+   * with the events' retry schedule; its answer is recorded, never applied.
+   */
+  deliverLate: boolean;
 }
 
 export interface EmailAccount {
@@ -53,7 +58,7 @@ export interface EmailAccount {
 }
 
 export function defaultWebhookSettings(): WebhookSettings {
-  return { enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: WEBHOOK_TIMEOUT_DEFAULT_MS, failurePolicy: 'notify' };
+  return { enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: WEBHOOK_TIMEOUT_DEFAULT_MS, failurePolicy: 'notify', deliverLate: true };
 }
 
 export function normaliseAddress(address: string): string {

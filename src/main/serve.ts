@@ -7,6 +7,7 @@ import { bootstrapAdmin, customCodeToken } from '../app/auth/users.ts';
 import { reopenDueTickets } from '../app/tickets/reopen-due-tickets.ts';
 import { processPendingInbound } from '../app/mail/ingest-inbound.ts';
 import { sendQueuedMail } from '../app/mail/send-outbound.ts';
+import { deliverLateWebhooks } from '../app/webhooks/deliver-late.ts';
 import { createSmtpInbound } from '../adapters/smtp/inbound-server.ts';
 import { ImapPoller } from '../adapters/imap/imap-poller.ts';
 import { buildHttpApp } from '../adapters/http/app.ts';
@@ -100,6 +101,12 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
     tickers.push(new Ticker('send-outbound', 1000, () => sendQueuedMail(deps), logger));
   }
   const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  if (runsWorker(role)) {
+    // Synchronous hooks that failed under policy notify get their payload late (webhooks.deliverLate).
+    tickers.push(new Ticker('deliver-late-webhooks', 1000, async () => {
+      while ((await deliverLateWebhooks(deps, holder)) > 0) { /* next batch */ }
+    }, logger));
+  }
   const metrics = registerEventMetrics(context.registry, deps.store);
   const delivery = runsWorker(role)
     ? new DeliveryWorker({

@@ -58,7 +58,7 @@ export class KyselyStore implements Store {
     this.attachments = new AttachmentRepo(db);
     this.leases = new LeaseRepo(db);
     this.imapCursors = new ImapCursorRepo(db);
-    this.webhookInvocations = new WebhookInvocationRepo(db);
+    this.webhookInvocations = new WebhookInvocationRepo(db, handle.capabilities);
     this.multiProcess = handle.capabilities.multiProcess;
   }
 

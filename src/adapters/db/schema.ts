@@ -335,6 +335,13 @@ export interface WebhookInvocationsTable {
   created_at: Ts;
   message_id: string | null;
   retry_of: string | null;
+  late: Generated<number>;
+  late_status: string | null;
+  late_attempts: Generated<number>;
+  late_next_at: Ts | null;
+  late_error: string | null;
+  late_locked_by: string | null;
+  late_locked_until: Ts | null;
 }
 
 export interface Database {

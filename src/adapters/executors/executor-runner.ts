@@ -126,6 +126,7 @@ export class DefaultExecutorRunner implements ExecutorRunner {
     }
     const body = executor.method === 'GET' || executor.method === 'DELETE' ? undefined : JSON.stringify(input ?? null);
     if (body !== undefined) headers['content-type'] = 'application/json';
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
     headers.accept = 'application/json';
     delete headers.tracestate; // deskhook's, like traceparent: the two belong together
     Object.assign(headers, outgoingTraceHeaders(options.trace));

@@ -226,6 +226,7 @@ export const WebhookSettings = Type.Object({
   newEmails: Nullable(Executor),
   timeoutMs: Type.Integer({ minimum: 100, maximum: WEBHOOK_TIMEOUT_MAX_MS }),
   failurePolicy: Enum(FAILURE_POLICIES),
+  deliverLate: Type.Boolean({ description: 'A call that fails under policy `notify` is delivered again later with the same payload and webhook-id (header `deskhook-late: true`); its answer is recorded, never applied. Default true.' }),
 });
 
 const Host = Type.String({ minLength: 1, maxLength: 253 });

@@ -62,6 +62,8 @@ export interface ExecutorRunOptions {
    * time a run waits for a worker.
    */
   lane?: 'interactive' | 'background';
+  /** Headers an `apiCall` sends besides its own (e.g. `deskhook-late: true`); deskhook's own headers win. */
+  headers?: Record<string, string>;
 }
 
 /** A mistake in an executor that is certain before it ever runs. */

@@ -344,8 +344,20 @@ export interface WebhookInvocation {
    * original message's for a manual retry (Standard Webhooks: one id per message, across attempts).
    */
   messageId: string;
-  /** For a manual retry: the invocation it resent. */
+  /** For a manual retry or a late attempt: the invocation it resent. */
   retryOf: string | null;
+  /** True for a late attempt: the payload of a failed call delivered again, its answer recorded and never applied. */
+  late?: boolean;
+  /** For a failed call whose payload is delivered late: how that stands. */
+  lateDelivery?: LateDelivery | null;
+}
+
+export interface LateDelivery {
+  status: 'pending' | 'succeeded' | 'failed';
+  /** Late attempts made so far. */
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastError: string | null;
 }
 
 export interface InvocationFilter {
@@ -358,6 +370,10 @@ export interface InvocationFilter {
 export interface WebhookInvocationStore {
   insert(invocation: WebhookInvocation): Promise<void>;
   get(id: string): Promise<WebhookInvocation | null>;
+  /** Leases up to `limit` failed calls whose late delivery is due (a crashed holder's after its lease). */
+  claimLate(now: string, lockUntil: string, holder: string, limit: number): Promise<WebhookInvocation[]>;
+  /** Records where a late delivery stands after an attempt, and ends the lease. */
+  updateLate(id: string, state: LateDelivery): Promise<void>;
   /** Newest first. */
   list(filter: InvocationFilter, page: PageRequest): Promise<Page<WebhookInvocation>>;
 }

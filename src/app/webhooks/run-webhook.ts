@@ -5,13 +5,9 @@ import type { AppDeps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { openSigningSecrets } from '../email-accounts.ts';
 import { publish, type EventDraft } from '../record-change.ts';
+import { deliversLate, firstLateDelivery } from './deliver-late.ts';
+import { newInvocationId } from './invocation-id.ts';
 import type { SealedAccountSecrets, Store, WebhookInvocation } from '../ports/store.ts';
-
-let lastSequence = 0;
-function nextSequence(): string {
-  lastSequence = Math.max(lastSequence + 1, Math.floor((performance.timeOrigin + performance.now()) * 1000));
-  return lastSequence.toString(36).padStart(11, '0');
-}
 
 export type WebhookOutcome =
   | { kind: 'skipped' }
@@ -99,8 +95,7 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
   const { webhooks } = call.account;
   const executor = webhooks[call.hook];
   if (!webhooks.enabled || !executor) return null;
-  // Time-ordered (then random), so the log sorts newest first even within one millisecond.
-  const invocationId = `inv_${nextSequence()}${deps.ids.token('').replace(/[^a-z0-9]/gi, '').slice(0, 12)}`;
+  const invocationId = newInvocationId(deps);
   const input = call.resend?.input ?? {
     hook: call.hook, invocationId, timestamp: deps.clock.now().toISOString(), emailAccountId: call.account.id,
     ticketId: call.ticketId, conversationId: call.conversationId, userId: call.userId, ...call.payload,
@@ -136,6 +131,10 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
     error: outcome.kind === 'failed' ? { code: outcome.code, message: outcome.message } : null,
     logs: run.logs, createdAt: deps.clock.now().toISOString(), messageId, retryOf: call.resend?.id ?? null,
   };
+  // A step that went on without its hook's answer: the hook still gets the payload, later.
+  if (outcome.kind === 'failed' && policy === 'notify' && webhooks.deliverLate && deliversLate(call.trigger)) {
+    record.lateDelivery = firstLateDelivery(deps, run.retryAfter);
+  }
   const event: EventDraft | null = outcome.kind === 'failed' && call.trigger !== 'test'
     ? {
       type: 'WebhookFailed', ticketId: call.ticketId, userId: call.userId,

@@ -13,6 +13,7 @@ import * as erpSearchKeys from './0010-erp-search-keys.ts';
 import * as ticketSearch from './0011-ticket-search.ts';
 import * as invocationIdentity from './0012-invocation-identity.ts';
 import * as eventTrace from './0013-event-trace.ts';
+import * as lateWebhooks from './0014-late-webhooks.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0011-ticket-search': ticketSearch,
   '0012-invocation-identity': invocationIdentity,
   '0013-event-trace': eventTrace,
+  '0014-late-webhooks': lateWebhooks,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

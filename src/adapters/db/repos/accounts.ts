@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type {
   EmailAccountStore, NotificationStore, Page, PageRequest, SealedAccountSecrets, SecretStore,
 } from '../../../app/ports/store.ts';
-import type { EmailAccount, Inbound, SmtpOutbound, WebhookSettings } from '../../../domain/email-account.ts';
+import { defaultWebhookSettings, type EmailAccount, type Inbound, type SmtpOutbound, type WebhookSettings } from '../../../domain/email-account.ts';
 import type { NewNotification, Notification } from '../../../domain/notification.ts';
 import type { Database, EmailAccountsTable } from '../schema.ts';
 import { cursorAfter, pageOf } from './paging.ts';
@@ -15,7 +15,8 @@ function toAccount(r: Selectable<EmailAccountsTable>): EmailAccount {
     address: r.address,
     inbound: json<Inbound>(r.inbound),
     outbound: jsonOrNull<SmtpOutbound>(r.outbound),
-    webhooks: json<WebhookSettings>(r.webhooks),
+    // Settings added since the account was saved take their defaults.
+    webhooks: { ...defaultWebhookSettings(), ...json<WebhookSettings>(r.webhooks) },
     createdAt: iso(r.created_at),
     modifiedAt: iso(r.modified_at),
   };

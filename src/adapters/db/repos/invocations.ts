@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { InvocationFilter, Page, PageRequest, WebhookInvocation, WebhookInvocationStore } from '../../../app/ports/store.ts';
+import type { InvocationFilter, LateDelivery, Page, PageRequest, WebhookInvocation, WebhookInvocationStore } from '../../../app/ports/store.ts';
+import type { Capabilities } from '../dialect.ts';
 import type { Database, WebhookInvocationsTable } from '../schema.ts';
 import { decodeCursor, encodeCursor, iso, json, jsonOrNull, toJson } from '../values.ts';
 import { AppError } from '../../../app/errors.ts';
@@ -11,11 +12,16 @@ function toInvocation(r: Selectable<WebhookInvocationsTable>): WebhookInvocation
     policyApplied: r.policy_applied as WebhookInvocation['policyApplied'], status: r.status, durationMs: Number(r.duration_ms),
     input: json(r.input), output: jsonOrNull(r.output), error: jsonOrNull(r.error), logs: jsonOrNull(r.logs), createdAt: iso(r.created_at),
     messageId: r.message_id ?? r.id, retryOf: r.retry_of,
+    ...(Number(r.late) === 1 ? { late: true } : {}),
+    lateDelivery: r.late_status === null ? null : {
+      status: r.late_status as LateDelivery['status'], attempts: Number(r.late_attempts),
+      nextAttemptAt: r.late_next_at === null ? null : iso(r.late_next_at), lastError: r.late_error,
+    },
   };
 }
 
 export class WebhookInvocationRepo implements WebhookInvocationStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly caps: Capabilities) {}
 
   async insert(i: WebhookInvocation): Promise<void> {
     await this.db.insertInto('webhook_invocations').values({
@@ -23,7 +29,33 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
       user_id: i.userId, outcome: i.outcome, policy_applied: i.policyApplied, status: i.status, duration_ms: i.durationMs,
       input: toJson(i.input), output: i.output === undefined ? null : toJson(i.output), error: i.error ? toJson(i.error) : null,
       logs: toJson(i.logs ?? []), created_at: i.createdAt, message_id: i.messageId, retry_of: i.retryOf,
+      late: i.late ? 1 : 0,
+      ...(i.lateDelivery ? {
+        late_status: i.lateDelivery.status, late_attempts: i.lateDelivery.attempts, late_next_at: i.lateDelivery.nextAttemptAt, late_error: i.lateDelivery.lastError,
+      } : {}),
     }).execute();
+  }
+
+  async claimLate(now: string, lockUntil: string, holder: string, limit: number): Promise<WebhookInvocation[]> {
+    let pick = this.db.selectFrom('webhook_invocations').select('id')
+      .where('late_status', '=', 'pending')
+      .where('late_next_at', '<=', now)
+      .where((eb) => eb.or([eb('late_locked_until', 'is', null), eb('late_locked_until', '<', now)]))
+      .orderBy('late_next_at').limit(limit);
+    if (this.caps.skipLocked) pick = pick.forUpdate().skipLocked();
+    const rows = await this.db.updateTable('webhook_invocations')
+      .set({ late_locked_by: holder, late_locked_until: lockUntil })
+      .where('id', 'in', pick)
+      .returningAll()
+      .execute();
+    return rows.map(toInvocation);
+  }
+
+  async updateLate(id: string, state: LateDelivery): Promise<void> {
+    await this.db.updateTable('webhook_invocations').set({
+      late_status: state.status, late_attempts: state.attempts, late_next_at: state.nextAttemptAt, late_error: state.lastError,
+      late_locked_by: null, late_locked_until: null,
+    }).where('id', '=', id).execute();
   }
 
   async get(id: string): Promise<WebhookInvocation | null> {

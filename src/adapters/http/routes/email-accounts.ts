@@ -20,6 +20,7 @@ const WebhooksIn = Type.Object({
   newEmails: Type.Optional(Nullable(Executor)),
   timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: WEBHOOK_TIMEOUT_MAX_MS })),
   failurePolicy: Type.Optional(Enum(FAILURE_POLICIES)),
+  deliverLate: Type.Optional(Type.Boolean({ description: 'Deliver the payload of a call that failed under policy `notify` again later (default true).' })),
 }, Closed);
 
 const AccountIn = Type.Object({
@@ -115,7 +116,11 @@ const Invocation = Type.Object({
   input: Type.Unknown(), output: Type.Unknown(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
   logs: Type.Unknown(), createdAt: DateTime,
   messageId: Type.String({ description: 'The `webhook-id` the request carried: the invocation\'s own id, or for a retry the id of the message it resent' }),
-  retryOf: Nullable(Type.String({ description: 'For a manual retry: the invocation it resent' })),
+  retryOf: Nullable(Type.String({ description: 'For a manual retry or a late attempt: the invocation it resent' })),
+  late: Type.Optional(Type.Boolean({ description: 'A late attempt: the payload of a failed call delivered again; its answer was recorded, never applied' })),
+  lateDelivery: Type.Optional(Nullable(Type.Object({
+    status: Enum(['pending', 'succeeded', 'failed'] as const), attempts: Type.Integer(), nextAttemptAt: Nullable(DateTime), lastError: Nullable(Type.String()),
+  }, { description: 'For a failed call under policy notify: how the late delivery of its payload stands' }))),
 });
 
 const HookParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), hook: Enum(HOOKS) });
