@@ -49,7 +49,7 @@ describe.each(BACKENDS)('email accounts API on %s', (kind) => {
 
   it('defaults the webhooks to off with notify, 10 s and late delivery', async () => {
     const res = await t.api('POST', '/api/v1/email-accounts', { name: 'Info', address: 'info@example.com', inbound: { type: 'smtp' } });
-    expect(res.json().webhooks).toEqual({ enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: 10000, failurePolicy: 'notify', deliverLate: true });
+    expect(res.json().webhooks).toEqual({ enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: 10000, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null } });
   });
 
   it('validates the webhooks object: timeout range, policy, executor shape', async () => {

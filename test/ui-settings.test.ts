@@ -99,7 +99,7 @@ if (missing) {
       const stored = (await ui.t.api('GET', `/api/v1/email-accounts/${id}`)).json();
       expect(stored).toMatchObject({ name: 'Kundenservice', address: 'kundenservice@stadtwerke.example', inbound: { type: 'smtp' }, outbound: null });
       expect(stored.webhooks).toEqual({
-        enabled: true, ticketUpdates: null, timeoutMs: 10000, failurePolicy: 'notify', deliverLate: true,
+        enabled: true, ticketUpdates: null, timeoutMs: 10000, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null },
         newEmails: { type: 'apiCall', url: `${receiver.url}/ok`, method: 'POST', headers: { 'X-Kennung': 'eins' } },
       });
       // The reloaded page shows it so.

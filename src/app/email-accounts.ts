@@ -73,7 +73,8 @@ const taken = (address: string) => new AppError('conflict', `an email account wi
 
 export async function createEmailAccount(deps: AppDeps, input: EmailAccountInput): Promise<EmailAccountView> {
   const now = deps.clock.now().toISOString();
-  const webhooks = { ...defaultWebhookSettings(), ...input.webhooks };
+  const defaults = defaultWebhookSettings();
+  const webhooks = { ...defaults, ...input.webhooks, memo: { ...defaults.memo, ...input.webhooks?.memo } };
   checkWebhooks(webhooks);
   await checkHookExecutors(deps, input.webhooks);
   const outbound = input.outbound ?? null;
@@ -109,7 +110,7 @@ export async function updateEmailAccount(deps: AppDeps, id: number, patch: Parti
   const current = found.account;
   const inbound = patch.inbound ?? current.inbound;
   const outbound = patch.outbound === undefined ? current.outbound : patch.outbound;
-  const webhooks = { ...current.webhooks, ...patch.webhooks };
+  const webhooks = { ...current.webhooks, ...patch.webhooks, memo: { ...current.webhooks.memo, ...patch.webhooks?.memo } };
   checkWebhooks(webhooks);
   await checkHookExecutors(deps, patch.webhooks);
   const sealed = sealSecrets(deps, { inbound, outbound }, found.sealed);

@@ -44,7 +44,19 @@ export interface WebhookSettings {
    * with the events' retry schedule; its answer is recorded, never applied.
    */
   deliverLate: boolean;
+  /**
+   * Per hook: an idempotent hook is not called again, within `memoSeconds`, for a payload equal
+   * to one it answered (see domain/webhook-memo.ts); its remembered answer is applied instead.
+   */
+  memo: { ticketUpdates: HookMemo | null; newEmails: HookMemo | null };
 }
+
+export interface HookMemo {
+  idempotent: boolean;
+  memoSeconds: number;
+}
+
+export const MEMO_SECONDS_MAX = 86_400;
 
 export interface EmailAccount {
   id: number;
@@ -58,7 +70,7 @@ export interface EmailAccount {
 }
 
 export function defaultWebhookSettings(): WebhookSettings {
-  return { enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: WEBHOOK_TIMEOUT_DEFAULT_MS, failurePolicy: 'notify', deliverLate: true };
+  return { enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: WEBHOOK_TIMEOUT_DEFAULT_MS, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null } };
 }
 
 export function normaliseAddress(address: string): string {

@@ -342,6 +342,8 @@ export interface WebhookInvocationsTable {
   late_error: string | null;
   late_locked_by: string | null;
   late_locked_until: Ts | null;
+  memo_key: string | null;
+  memoized: Generated<number>;
 }
 
 export interface Database {

@@ -2,7 +2,7 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { CHANNELS, LEGITIMATION_LEVELS, TICKET_PRIORITIES, TICKET_STATUSES } from '../../domain/ticket.ts';
 import { DELIVERY_STATUSES } from '../../domain/conversation.ts';
 import { AUTH_RESULTS } from '../../domain/mail/authentication.ts';
-import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../domain/email-account.ts';
+import { FAILURE_POLICIES, MEMO_SECONDS_MAX, WEBHOOK_TIMEOUT_MAX_MS } from '../../domain/email-account.ts';
 import { HTTP_METHODS } from '../../domain/executor.ts';
 import { EVENT_TYPES } from '../../domain/event.ts';
 import { API_KEY_SCOPES, ROLES } from '../../domain/user.ts';
@@ -220,6 +220,11 @@ export function withExecutorDefaults<T>(executor: T): T {
   return (ex && ex.type === 'apiCall' ? { ...ex, method: ex.method ?? 'POST', headers: ex.headers ?? {} } : ex) as T;
 }
 
+export const HookMemo = Type.Object({
+  idempotent: Type.Boolean({ description: 'The hook answers the same payload the same way: deskhook may answer it from memory.' }),
+  memoSeconds: Type.Integer({ minimum: 1, maximum: MEMO_SECONDS_MAX, description: 'How long an answer is remembered.' }),
+}, Closed);
+
 export const WebhookSettings = Type.Object({
   enabled: Type.Boolean(),
   ticketUpdates: Nullable(Executor),
@@ -227,6 +232,7 @@ export const WebhookSettings = Type.Object({
   timeoutMs: Type.Integer({ minimum: 100, maximum: WEBHOOK_TIMEOUT_MAX_MS }),
   failurePolicy: Enum(FAILURE_POLICIES),
   deliverLate: Type.Boolean({ description: 'A call that fails under policy `notify` is delivered again later with the same payload and webhook-id (header `deskhook-late: true`); its answer is recorded, never applied. Default true.' }),
+  memo: Type.Object({ ticketUpdates: Nullable(HookMemo), newEmails: Nullable(HookMemo) }, { description: 'Per hook: an idempotent hook is not called again within memoSeconds for the same payload; its remembered answer is applied.' }),
 });
 
 const Host = Type.String({ minLength: 1, maxLength: 253 });

@@ -350,6 +350,10 @@ export interface WebhookInvocation {
   late?: boolean;
   /** For a failed call whose payload is delivered late: how that stands. */
   lateDelivery?: LateDelivery | null;
+  /** Digest of what an idempotent hook saw, for answering the same payload from memory. */
+  memoKey?: string | null;
+  /** Answered from an earlier invocation with the same `memoKey` (in `retryOf`), without a call. */
+  memoized?: boolean;
 }
 
 export interface LateDelivery {
@@ -374,6 +378,8 @@ export interface WebhookInvocationStore {
   claimLate(now: string, lockUntil: string, holder: string, limit: number): Promise<WebhookInvocation[]>;
   /** Records where a late delivery stands after an attempt, and ends the lease. */
   updateLate(id: string, state: LateDelivery): Promise<void>;
+  /** The newest call of this hook since `since` with this memo key that was answered (ok or aborted), not itself memoised. */
+  findMemo(emailAccountId: number, hook: WebhookInvocation['hook'], memoKey: string, since: string): Promise<WebhookInvocation | null>;
   /** Newest first. */
   list(filter: InvocationFilter, page: PageRequest): Promise<Page<WebhookInvocation>>;
 }

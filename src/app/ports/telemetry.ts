@@ -13,7 +13,7 @@ export interface Telemetry {
   /** A bounce (delivery status notification) came in for the account. */
   mailBounced(accountId: number | null): void;
   /** A synchronous hook (`newEmails`, `ticketUpdates`) was called: its outcome and how long it took. */
-  webhookCalled(accountId: number, hook: string, trigger: string, outcome: 'ok' | 'aborted' | 'failed', durationMs: number): void;
+  webhookCalled(accountId: number, hook: string, trigger: string, outcome: 'ok' | 'aborted' | 'failed' | 'memoized', durationMs: number): void;
   /** An IMAP poll of an account finished: `ok` with the messages it fetched, or `failed`. */
   imapPolled(accountId: number, result: 'ok' | 'failed', fetched: number): void;
   /** A call to the team's ERP (a cache miss or a refresh): the operation, whether it answered usably, its duration. */

@@ -1,6 +1,7 @@
 import type { NewActivity } from '../../domain/activity.ts';
 import type { EmailAccount } from '../../domain/email-account.ts';
 import { parseWebhookAnswer, type Hook, type WebhookAnswer } from '../../domain/webhook.ts';
+import { memoContent } from '../../domain/webhook-memo.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { openSigningSecrets } from '../email-accounts.ts';
@@ -102,6 +103,15 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
   };
   // One message, one webhook-id, however often it is sent; a new step is a new message.
   const messageId = call.resend?.messageId ?? invocationId;
+  // An idempotent hook answers the same payload as it did before, from memory (webhooks.memo).
+  const memo = webhooks.memo?.[call.hook];
+  const memoKey = memo?.idempotent && !call.resend && call.trigger !== 'test' ? deps.ids.digest(memoContent(input)) : null;
+  if (memo && memoKey) {
+    const since = new Date(deps.clock.now().getTime() - memo.memoSeconds * 1000).toISOString();
+    const earlier = await deps.store.webhookInvocations.findMemo(call.account.id, call.hook, memoKey, since);
+    const parsed = earlier ? parseWebhookAnswer(earlier.output) : null;
+    if (earlier && parsed?.ok) return memoized(deps, call, { invocationId, messageId, input, memoKey, earlier, answer: parsed.answer });
+  }
   const secrets = openSigningSecrets(deps, call.sealed);
   const run = await deps.executors.run(executor, input, {
     timeoutMs: webhooks.timeoutMs,
@@ -130,6 +140,7 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
     status: run.status, durationMs: run.durationMs, input, output: run.ok ? run.output ?? null : null,
     error: outcome.kind === 'failed' ? { code: outcome.code, message: outcome.message } : null,
     logs: run.logs, createdAt: deps.clock.now().toISOString(), messageId, retryOf: call.resend?.id ?? null,
+    ...(memoKey ? { memoKey } : {}),
   };
   // A step that went on without its hook's answer: the hook still gets the payload, later.
   if (outcome.kind === 'failed' && policy === 'notify' && webhooks.deliverLate && deliversLate(call.trigger)) {
@@ -157,6 +168,30 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
     }
     : null;
   return { outcome, record, event, activity };
+}
+
+/** An invocation answered from an earlier one: no call, the earlier answer, the log says so. */
+function memoized(
+  deps: AppDeps,
+  call: WebhookCall,
+  m: { invocationId: string; messageId: string; input: unknown; memoKey: string; earlier: WebhookInvocation; answer: WebhookAnswer },
+): CalledWebhook {
+  const outcome: CalledWebhook['outcome'] = { kind: 'answered', invocationId: m.invocationId, answer: m.answer };
+  const record: WebhookInvocation = {
+    id: m.invocationId, emailAccountId: call.account.id, ticketId: call.ticketId, conversationId: call.conversationId,
+    hook: call.hook, trigger: call.trigger, userId: call.userId, outcome: m.answer.abort ? 'aborted' : 'ok', policyApplied: null,
+    status: m.earlier.status, durationMs: 0, input: m.input, output: m.earlier.output, error: null, logs: [],
+    createdAt: deps.clock.now().toISOString(), messageId: m.messageId, retryOf: m.earlier.id, memoKey: m.memoKey, memoized: true,
+  };
+  if (call.trigger !== 'test') deps.telemetry?.webhookCalled(call.account.id, call.hook, call.trigger, 'memoized', 0);
+  const activity: NewActivity | null = call.ticketId !== null
+    ? {
+      ticketId: call.ticketId, field: 'webhook', from: null, to: record.outcome,
+      actor: { type: 'system', reason: `webhook ${call.hook}` }, at: record.createdAt,
+      meta: { hook: call.hook, invocationId: m.invocationId, trigger: call.trigger, durationMs: 0, status: record.status, memoized: true, memoOf: m.earlier.id },
+    }
+    : null;
+  return { outcome, record, event: null, activity };
 }
 
 export function describeFailure(hook: Hook, outcome: Extract<WebhookOutcome, { kind: 'failed' }>): string {

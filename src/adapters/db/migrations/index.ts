@@ -14,6 +14,7 @@ import * as ticketSearch from './0011-ticket-search.ts';
 import * as invocationIdentity from './0012-invocation-identity.ts';
 import * as eventTrace from './0013-event-trace.ts';
 import * as lateWebhooks from './0014-late-webhooks.ts';
+import * as webhookMemo from './0015-webhook-memo.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0012-invocation-identity': invocationIdentity,
   '0013-event-trace': eventTrace,
   '0014-late-webhooks': lateWebhooks,
+  '0015-webhook-memo': webhookMemo,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

@@ -13,6 +13,8 @@ function toInvocation(r: Selectable<WebhookInvocationsTable>): WebhookInvocation
     input: json(r.input), output: jsonOrNull(r.output), error: jsonOrNull(r.error), logs: jsonOrNull(r.logs), createdAt: iso(r.created_at),
     messageId: r.message_id ?? r.id, retryOf: r.retry_of,
     ...(Number(r.late) === 1 ? { late: true } : {}),
+    ...(Number(r.memoized) === 1 ? { memoized: true } : {}),
+    memoKey: r.memo_key,
     lateDelivery: r.late_status === null ? null : {
       status: r.late_status as LateDelivery['status'], attempts: Number(r.late_attempts),
       nextAttemptAt: r.late_next_at === null ? null : iso(r.late_next_at), lastError: r.late_error,
@@ -29,7 +31,7 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
       user_id: i.userId, outcome: i.outcome, policy_applied: i.policyApplied, status: i.status, duration_ms: i.durationMs,
       input: toJson(i.input), output: i.output === undefined ? null : toJson(i.output), error: i.error ? toJson(i.error) : null,
       logs: toJson(i.logs ?? []), created_at: i.createdAt, message_id: i.messageId, retry_of: i.retryOf,
-      late: i.late ? 1 : 0,
+      late: i.late ? 1 : 0, memo_key: i.memoKey ?? null, memoized: i.memoized ? 1 : 0,
       ...(i.lateDelivery ? {
         late_status: i.lateDelivery.status, late_attempts: i.lateDelivery.attempts, late_next_at: i.lateDelivery.nextAttemptAt, late_error: i.lateDelivery.lastError,
       } : {}),
@@ -49,6 +51,14 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
       .returningAll()
       .execute();
     return rows.map(toInvocation);
+  }
+
+  async findMemo(emailAccountId: number, hook: WebhookInvocation['hook'], memoKey: string, since: string): Promise<WebhookInvocation | null> {
+    const r = await this.db.selectFrom('webhook_invocations').selectAll()
+      .where('email_account_id', '=', emailAccountId).where('hook', '=', hook).where('memo_key', '=', memoKey)
+      .where('created_at', '>=', since).where('outcome', 'in', ['ok', 'aborted']).where('memoized', '=', 0).where('late', '=', 0)
+      .orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+    return r ? toInvocation(r) : null;
   }
 
   async updateLate(id: string, state: LateDelivery): Promise<void> {

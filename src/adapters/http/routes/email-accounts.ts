@@ -6,7 +6,7 @@ import {
   updateEmailAccount, type EmailAccountInput,
 } from '../../../app/email-accounts.ts';
 import {
-  Closed, DateTime, Email, EmailAccount, Executor, IdParams, Inbound, Nullable, Outbound, PageQuery, pageOf, Enum, withExecutorDefaults,
+  Closed, DateTime, Email, EmailAccount, Executor, HookMemo, IdParams, Inbound, Nullable, Outbound, PageQuery, pageOf, Enum, withExecutorDefaults,
 } from '../schemas.ts';
 import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../../domain/email-account.ts';
 import { HOOKS } from '../../../domain/webhook.ts';
@@ -21,6 +21,7 @@ const WebhooksIn = Type.Object({
   timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: WEBHOOK_TIMEOUT_MAX_MS })),
   failurePolicy: Type.Optional(Enum(FAILURE_POLICIES)),
   deliverLate: Type.Optional(Type.Boolean({ description: 'Deliver the payload of a call that failed under policy `notify` again later (default true).' })),
+  memo: Type.Optional(Type.Object({ ticketUpdates: Type.Optional(Nullable(HookMemo)), newEmails: Type.Optional(Nullable(HookMemo)) }, Closed)),
 }, Closed);
 
 const AccountIn = Type.Object({
@@ -118,6 +119,7 @@ const Invocation = Type.Object({
   messageId: Type.String({ description: 'The `webhook-id` the request carried: the invocation\'s own id, or for a retry the id of the message it resent' }),
   retryOf: Nullable(Type.String({ description: 'For a manual retry or a late attempt: the invocation it resent' })),
   late: Type.Optional(Type.Boolean({ description: 'A late attempt: the payload of a failed call delivered again; its answer was recorded, never applied' })),
+  memoized: Type.Optional(Type.Boolean({ description: 'Answered from memory: an idempotent hook had answered the same payload (the invocation in retryOf); no call was made' })),
   lateDelivery: Type.Optional(Nullable(Type.Object({
     status: Enum(['pending', 'succeeded', 'failed'] as const), attempts: Type.Integer(), nextAttemptAt: Nullable(DateTime), lastError: Nullable(Type.String()),
   }, { description: 'For a failed call under policy notify: how the late delivery of its payload stands' }))),
