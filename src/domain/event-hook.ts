@@ -30,9 +30,20 @@ export interface EventHook {
   /** Since when every attempt has failed; null once one succeeds. */
   failingSince: string | null;
   lastSuccessAt: string | null;
+  /** At most this many deliveries to the hook at once, across all workers; null: no limit. */
+  maxInFlight: number | null;
+  /** Deliveries started per second at most, across all workers; null: no limit. */
+  ratePerSecond: number | null;
+  /** Read only: until when a 429/503 with Retry-After paused every delivery to the hook. */
+  throttledUntil?: string | null;
+  /** Read only: how long its deliveries have waited for `maxInFlight`, `ratePerSecond` or a Retry-After, in total. */
+  throttledMs?: number;
   createdAt: string;
   modifiedAt: string;
 }
+
+export const MAX_IN_FLIGHT_MAX = 1000;
+export const RATE_PER_SECOND_MAX = 1000;
 
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed', 'cancelled'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];

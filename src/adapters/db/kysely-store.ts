@@ -44,7 +44,7 @@ export class KyselyStore implements Store {
     this.conversations = new ConversationRepo(db, handle.capabilities);
     this.activity = new ActivityRepo(db);
     this.events = new EventRepo(db, handle.kind);
-    this.eventHooks = new EventHookRepo(db);
+    this.eventHooks = new EventHookRepo(db, handle.capabilities);
     this.deliveries = new EventDeliveryRepo(db, handle.capabilities);
     this.erp = new ErpRepo(db, handle.kind);
     this.settings = new SettingsRepo(db);

@@ -220,6 +220,11 @@ export interface EventHooksTable {
   previous_signing_secret_expires_at: Ts | null;
   created_at: Ts;
   modified_at: Ts;
+  max_in_flight: number | null;
+  rate_per_second: number | null;
+  next_slot_at: Ts | null;
+  throttled_until: Ts | null;
+  throttled_ms: ColumnType<string | number, number | undefined, number>;
 }
 
 export interface EventHookTypesTable {

@@ -64,7 +64,53 @@ export async function claimDeliveries(deps: AppDeps, holder: string, limit: numb
     hooks.set(id, target);
     cache?.entries.set(id, { target, version: eventHookVersion(target.hook.modifiedAt, target.sealed.signingSecret), readAt: Date.now() });
   }
-  return { deliveries, hooks };
+  return { deliveries: await withinHookLimits(deps, holder, deliveries, hooks), hooks };
+}
+
+/** How far ahead a claim reserves start slots under a hook's `ratePerSecond`; the rest wait for a later claim. */
+const RATE_HORIZON_MS = 5_000;
+
+/**
+ * Keeps of a claimed batch what each hook's `maxInFlight` and `ratePerSecond` allow, across all
+ * workers, and gives the rest back at once: they stay pending and are claimed again (they wait,
+ * they never fail for it). Each worker counts the others' leases after its own claim committed,
+ * so of two racing workers the later one sees the earlier one's: together they stay within the
+ * limit. Kept deliveries under a rate get the start time of their slot (`notBefore`).
+ */
+async function withinHookLimits(deps: AppDeps, holder: string, claimed: ClaimedDelivery[], hooks: Map<number, DeliveryTarget>): Promise<ClaimedDelivery[]> {
+  const limited = claimed.filter((c) => {
+    const hook = hooks.get(c.delivery.hookId)?.hook;
+    return hook && (hook.maxInFlight !== null || hook.ratePerSecond !== null);
+  });
+  if (limited.length === 0) return claimed;
+  const now = deps.clock.now();
+  const released: number[] = [];
+  const byHook = new Map<number, ClaimedDelivery[]>();
+  for (const c of limited) byHook.set(c.delivery.hookId, [...(byHook.get(c.delivery.hookId) ?? []), c]);
+  for (const [hookId, group] of byHook) {
+    const hook = hooks.get(hookId)!.hook;
+    let kept = group;
+    if (hook.maxInFlight !== null) {
+      // Counted after the claim: a pause a receiver asked for meanwhile is seen here too.
+      const state = await deps.store.deliveries.limitState(hookId, now.toISOString(), group.map((c) => c.delivery.id));
+      const allowed = state.paused ? 0 : Math.max(0, hook.maxInFlight - state.leased);
+      released.push(...kept.slice(allowed).map((c) => c.delivery.id));
+      kept = kept.slice(0, allowed);
+    }
+    if (hook.ratePerSecond !== null && kept.length > 0) {
+      const interval = 1000 / hook.ratePerSecond;
+      const count = kept.length;
+      const slots = await deps.store.transaction((tx) => tx.eventHooks.reserveSlots(hookId, count, interval, now.toISOString(), RATE_HORIZON_MS));
+      released.push(...kept.slice(slots.granted).map((c) => c.delivery.id));
+      kept = kept.slice(0, slots.granted);
+      const start = Date.parse(slots.start);
+      kept.forEach((c, i) => { c.notBefore = start + i * interval; });
+    }
+    const keep = new Set(kept);
+    for (const c of group) if (!keep.has(c)) c.notBefore = Number.NaN; // marks it released
+  }
+  if (released.length) await deps.store.deliveries.release(released, holder);
+  return claimed.filter((c) => !Number.isNaN(c.notBefore));
 }
 
 function signingSecrets(deps: AppDeps, sealed: SealedHookSecrets): string[] {
@@ -82,6 +128,10 @@ export interface AttemptReport {
   hook: EventHook;
   outcome: AttemptOutcome;
   result: DeliveryResult;
+  /** How long the attempt waited for its slot under the hook's ratePerSecond. */
+  throttledMs?: number;
+  /** For a 429/503 with Retry-After: until when every delivery to the hook pauses. */
+  pauseUntil?: string;
 }
 
 /**
@@ -94,6 +144,9 @@ export async function attemptDelivery(deps: AppDeps, claimed: ClaimedDelivery, t
   const settings = deps.events ?? DEFAULT_EVENT_SETTINGS;
   const { delivery, event } = claimed;
   const { hook } = target;
+  // A slot under the hook's ratePerSecond: wait for it (time spent throttled).
+  const wait = claimed.notBefore === undefined ? 0 : claimed.notBefore - deps.clock.now().getTime();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   const startedAt = deps.clock.now();
   let secrets: string[] | null;
   try {
@@ -117,10 +170,13 @@ export async function attemptDelivery(deps: AppDeps, claimed: ClaimedDelivery, t
   const attempt = delivery.attemptCount + 1;
   let status: DeliveryStatus = 'pending';
   let nextAttemptAt: string | null = null;
+  let pauseUntil: string | undefined;
   if (outcome === 'succeeded') status = 'succeeded';
   else if (outcome === 'gone') status = 'failed';
   else {
     const retryAfter = outcome === 'throttled' ? parseRetryAfter(run.retryAfter, now) : null;
+    // The receiver asked for a pause: it holds back the whole hook, not just this delivery.
+    if (retryAfter !== null) pauseUntil = new Date(now.getTime() + retryAfter * 1000).toISOString();
     const delay = nextRetryDelayMs(hook.retryScheduleSeconds, attempt, Math.random(), retryAfter);
     if (delay === null) status = 'failed';
     else nextAttemptAt = new Date(now.getTime() + delay).toISOString();
@@ -132,6 +188,8 @@ export async function attemptDelivery(deps: AppDeps, claimed: ClaimedDelivery, t
   return {
     hook,
     outcome,
+    ...(wait > 0 ? { throttledMs: wait } : {}),
+    ...(pauseUntil ? { pauseUntil } : {}),
     result: {
       deliveryId: delivery.id,
       attempt: { attempt, outcome, status: run.status, durationMs: run.durationMs, error, response, worker: holder, startedAt: startedAt.toISOString() },
@@ -155,6 +213,13 @@ export async function recordAttempts(deps: AppDeps, reports: AttemptReport[], ho
   for (const r of reports) byHook.set(r.hook.id, [...(byHook.get(r.hook.id) ?? []), r]);
   // A healthy hook that succeeded within the last minute needs no write (it was read with the claim).
   const healthy = (hook: EventHook) => hook.failingSince === null && hook.lastSuccessAt !== null && now.getTime() - Date.parse(hook.lastSuccessAt) < 60_000;
+  for (const [hookId, own] of byHook) {
+    const waited = own.reduce((sum, r) => sum + (r.throttledMs ?? 0), 0);
+    const pause = own.map((r) => r.pauseUntil).filter((p): p is string => p !== undefined).sort().at(-1);
+    if (pause) await deps.store.eventHooks.throttle(hookId, pause);
+    const paused = pause ? Math.max(0, Date.parse(pause) - now.getTime()) : 0;
+    if (waited + paused > 0) await deps.store.eventHooks.addThrottledMs(hookId, waited + paused);
+  }
   if (reports.every((r) => r.outcome === 'succeeded' && healthy(r.hook))) {
     await deps.store.deliveries.recordSucceeded(reports.map((r) => r.result), holder);
     return;

@@ -16,6 +16,10 @@ export interface EventHookInput {
   enabled?: boolean;
   orderingKey?: OrderingKey;
   retryScheduleSeconds?: number[];
+  /** Concurrent deliveries at most (null: no limit). */
+  maxInFlight?: number | null;
+  /** Deliveries started per second at most (null: no limit). */
+  ratePerSecond?: number | null;
   /** `whsec_…` to keep a secret receivers already know; generated when left out. */
   signingSecret?: string;
 }
@@ -52,6 +56,7 @@ export async function createEventHook(deps: AppDeps, input: EventHookInput, owne
   return deps.store.eventHooks.insert({
     name: input.name, events: [...new Set(input.events)], executor: input.executor, enabled,
     orderingKey: input.orderingKey ?? 'none', retryScheduleSeconds: input.retryScheduleSeconds ?? [...DEFAULT_RETRY_SCHEDULE_SECONDS],
+    maxInFlight: input.maxInFlight ?? null, ratePerSecond: input.ratePerSecond ?? null,
     ownerUserId, disabledReason: enabled ? null : 'manual', disabledAt: enabled ? null : now, failingSince: null, lastSuccessAt: null,
     createdAt: now, modifiedAt: now,
   }, { signingSecret: deps.secretBox.seal(input.signingSecret ?? newSigningSecret(deps)), previousSigningSecret: null, previousSigningSecretExpiresAt: null });

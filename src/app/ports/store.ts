@@ -404,6 +404,15 @@ export interface EventHookStore {
   markFailing(id: number, at: string): Promise<string | null>;
   /** Disables the hook if it is enabled (and, with `failingBefore`, has failed since before then); true when this call did. */
   disable(id: number, reason: DisabledReason, at: string, failingBefore?: string): Promise<boolean>;
+  /**
+   * Takes up to `count` start slots `intervalMs` apart from the hook's next free one (now at the
+   * earliest), as far as `horizonMs` ahead; run inside a transaction. `granted` may be 0.
+   */
+  reserveSlots(id: number, count: number, intervalMs: number, now: string, horizonMs: number): Promise<{ start: string; granted: number }>;
+  /** Pauses every delivery to the hook until `until` (a receiver's Retry-After); never shortens a pause. */
+  throttle(id: number, until: string): Promise<void>;
+  /** Adds to the hook's total time spent throttled. */
+  addThrottledMs(id: number, ms: number): Promise<void>;
 }
 
 export interface EventDelivery {
@@ -442,6 +451,8 @@ export interface ClaimedDelivery {
   hookVersion: string;
   /** The trace of the step that wrote the event, if any. */
   trace: StoredTrace | null;
+  /** Epoch ms before which the attempt must not start (the hook's `ratePerSecond`). */
+  notBefore?: number;
 }
 
 /**
@@ -485,6 +496,10 @@ export interface EventDeliveryStore {
    * of a hook ordered by ticket is due only when no earlier delivery of its ticket is pending.
    */
   claim(now: string, lockUntil: string, holder: string, limit: number): Promise<ClaimedDelivery[]>;
+  /** Deliveries of the hook under a lease right now other than `except`, and whether a Retry-After pauses the hook. */
+  limitState(hookId: number, now: string, except: readonly number[]): Promise<{ leased: number; paused: boolean }>;
+  /** Gives leases of `holder` back at once, without an attempt (the hook was at its limit). */
+  release(ids: readonly number[], holder: string): Promise<void>;
   /**
    * Keeps the attempts and, for deliveries `holder` still holds the lease of, their new state
    * (one statement for all successes, so a batch costs a handful of statements).

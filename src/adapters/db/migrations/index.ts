@@ -15,6 +15,7 @@ import * as invocationIdentity from './0012-invocation-identity.ts';
 import * as eventTrace from './0013-event-trace.ts';
 import * as lateWebhooks from './0014-late-webhooks.ts';
 import * as webhookMemo from './0015-webhook-memo.ts';
+import * as eventHookThrottle from './0016-event-hook-throttle.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0013-event-trace': eventTrace,
   '0014-late-webhooks': lateWebhooks,
   '0015-webhook-memo': webhookMemo,
+  '0016-event-hook-throttle': eventHookThrottle,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import {
   eventHookVersion, type ClaimedDelivery, type DeliveryAttempt, type DeliveryFilter, type DeliveryResult, type EventDelivery, type EventDeliveryStore, type EventHookStore,
   type EventSelection, type Page, type PageRequest, type SealedHookSecrets, type StoredTrace,
@@ -20,6 +20,8 @@ function toHook(r: Selectable<EventHooksTable>): { hook: EventHook; sealed: Seal
       orderingKey: r.ordering_key as OrderingKey, retryScheduleSeconds: json<number[]>(r.retry_schedule), ownerUserId: r.owner_user_id,
       disabledReason: r.disabled_reason as DisabledReason | null, disabledAt: isoOrNull(r.disabled_at), failingSince: isoOrNull(r.failing_since),
       lastSuccessAt: isoOrNull(r.last_success_at), createdAt: iso(r.created_at), modifiedAt: iso(r.modified_at),
+      maxInFlight: r.max_in_flight, ratePerSecond: r.rate_per_second === null ? null : Number(r.rate_per_second),
+      throttledUntil: isoOrNull(r.throttled_until), throttledMs: Number(r.throttled_ms),
     },
     sealed: {
       signingSecret: r.signing_secret, previousSigningSecret: r.previous_signing_secret,
@@ -72,7 +74,7 @@ export async function fanOut(db: Db, events: Array<Pick<DomainEvent, 'id' | 'typ
 }
 
 export class EventHookRepo implements EventHookStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly caps: Capabilities) {}
 
   private async setTypes(id: number, types: EventType[]): Promise<void> {
     await this.db.deleteFrom('event_hook_types').where('hook_id', '=', id).execute();
@@ -84,6 +86,7 @@ export class EventHookRepo implements EventHookStore {
       name: h.name, events: toJson(h.events), executor: toJson(h.executor), enabled: flag(h.enabled), ordering_key: h.orderingKey,
       retry_schedule: toJson(h.retryScheduleSeconds), owner_user_id: h.ownerUserId, disabled_reason: h.disabledReason, disabled_at: h.disabledAt,
       failing_since: h.failingSince, last_success_at: h.lastSuccessAt, created_at: h.createdAt, modified_at: h.modifiedAt,
+      max_in_flight: h.maxInFlight, rate_per_second: h.ratePerSecond,
     };
   }
 
@@ -141,6 +144,31 @@ export class EventHookRepo implements EventHookStore {
     return r ? isoOrNull(r.failing_since) : null;
   }
 
+  async reserveSlots(id: number, count: number, intervalMs: number, now: string, horizonMs: number): Promise<{ start: string; granted: number }> {
+    // Read and move the hook's next free slot in one step (the caller's transaction; a row lock on PostgreSQL).
+    let q = this.db.selectFrom('event_hooks').select('next_slot_at').where('id', '=', id);
+    if (this.caps.skipLocked) q = q.forUpdate();
+    const r = await q.executeTakeFirst();
+    const nowMs = Date.parse(now);
+    const next = r?.next_slot_at ? Date.parse(iso(r.next_slot_at)) : nowMs;
+    const start = Math.max(next, nowMs);
+    const granted = start > nowMs + horizonMs ? 0 : Math.min(count, Math.floor((nowMs + horizonMs - start) / intervalMs) + 1);
+    if (granted > 0) {
+      await this.db.updateTable('event_hooks').set({ next_slot_at: new Date(start + granted * intervalMs).toISOString() }).where('id', '=', id).execute();
+    }
+    return { start: new Date(start).toISOString(), granted };
+  }
+
+  async throttle(id: number, until: string): Promise<void> {
+    await this.db.updateTable('event_hooks').set({ throttled_until: until })
+      .where('id', '=', id).where((eb) => eb.or([eb('throttled_until', 'is', null), eb('throttled_until', '<', until)])).execute();
+  }
+
+  async addThrottledMs(id: number, ms: number): Promise<void> {
+    if (ms <= 0) return;
+    await this.db.updateTable('event_hooks').set({ throttled_ms: sql<number>`throttled_ms + ${Math.round(ms)}` }).where('id', '=', id).execute();
+  }
+
   async disable(id: number, reason: DisabledReason, at: string, failingBefore?: string): Promise<boolean> {
     let q = this.db.updateTable('event_hooks').set({ enabled: 0, disabled_reason: reason, disabled_at: at, modified_at: at })
       .where('id', '=', id).where('enabled', '=', 1);
@@ -153,12 +181,31 @@ export class EventHookRepo implements EventHookStore {
 export class EventDeliveryRepo implements EventDeliveryStore {
   constructor(private readonly db: Db, private readonly caps: Capabilities) {}
 
+  async limitState(hookId: number, now: string, except: readonly number[]): Promise<{ leased: number; paused: boolean }> {
+    let q = this.db.selectFrom('event_deliveries').select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .where('hook_id', '=', hookId).where('status', '=', 'pending').where('locked_until', '>', now);
+    if (except.length) q = q.where('id', 'not in', [...except]);
+    const leased = Number((await q.executeTakeFirst())?.n ?? 0);
+    const hook = await this.db.selectFrom('event_hooks').select('throttled_until').where('id', '=', hookId).executeTakeFirst();
+    const until = hook?.throttled_until ? Date.parse(iso(hook.throttled_until)) : 0;
+    return { leased, paused: until > Date.parse(now) };
+  }
+
+  async release(ids: readonly number[], holder: string): Promise<void> {
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      await this.db.updateTable('event_deliveries').set({ locked_by: null, locked_until: null })
+        .where('id', 'in', ids.slice(i, i + CHUNK)).where('locked_by', '=', holder).execute();
+    }
+  }
+
   async claim(now: string, lockUntil: string, holder: string, limit: number): Promise<ClaimedDelivery[]> {
     let pick = this.db.selectFrom('event_deliveries as d').select('d.id')
       .where('d.status', '=', 'pending')
       .where('d.next_attempt_at', '<=', now)
       .where((eb) => eb.or([eb('d.locked_until', 'is', null), eb('d.locked_until', '<', now)]))
-      .where('d.hook_id', 'in', (eb) => eb.selectFrom('event_hooks').select('id').where('enabled', '=', 1))
+      // Not while a receiver's Retry-After pauses the whole hook.
+      .where('d.hook_id', 'in', (eb) => eb.selectFrom('event_hooks').select('id').where('enabled', '=', 1)
+        .where((h) => h.or([h('throttled_until', 'is', null), h('throttled_until', '<=', now)])))
       // Per-ticket order: only the oldest pending delivery of a ticket is due for an ordered hook.
       .where((eb) => eb.or([
         eb('d.ordered', '=', 0),

@@ -8,7 +8,7 @@ import {
 import { notFound } from '../../../app/errors.ts';
 import { EVENT_TYPES } from '../../../domain/event.ts';
 import {
-  ATTEMPT_OUTCOMES, DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY_STATUSES, DISABLED_REASONS, MAX_RETRIES, MAX_RETRY_DELAY_SECONDS, ORDERING_KEYS,
+  ATTEMPT_OUTCOMES, DEFAULT_RETRY_SCHEDULE_SECONDS, DELIVERY_STATUSES, DISABLED_REASONS, MAX_IN_FLIGHT_MAX, MAX_RETRIES, RATE_PER_SECOND_MAX, MAX_RETRY_DELAY_SECONDS, ORDERING_KEYS,
 } from '../../../domain/event-hook.ts';
 import { principalOf } from '../plugins/auth.ts';
 import { Closed, DateTime, Enum, Event, Executor, IdParams, Nullable, PageQuery, pageOf, withExecutorDefaults } from '../schemas.ts';
@@ -27,6 +27,8 @@ const HookFields = {
   enabled: Type.Optional(Type.Boolean()),
   orderingKey: Type.Optional(Enum(ORDERING_KEYS, { description: '`ticket`: the events of one ticket arrive one after another, in order; a failing ticket holds back only its own events.' })),
   retryScheduleSeconds: Type.Optional(RetrySchedule),
+  maxInFlight: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: MAX_IN_FLIGHT_MAX, description: 'At most this many deliveries to the receiver at once, across all workers; more wait (they never fail for it). Null: no limit.' }))),
+  ratePerSecond: Type.Optional(Nullable(Type.Number({ minimum: 0.01, maximum: RATE_PER_SECOND_MAX, description: 'At most this many deliveries started per second, across all workers; more wait. Null: no limit.' }))),
   signingSecret: Type.Optional(Type.String({ maxLength: 200, description: '`whsec_…` to keep a secret receivers already know; generated when left out. Never returned except by the signing-secret route.' })),
 };
 
@@ -49,6 +51,10 @@ const EventHook = Type.Object({
   disabledAt: Nullable(DateTime),
   failingSince: Nullable(DateTime),
   lastSuccessAt: Nullable(DateTime),
+  maxInFlight: Nullable(Type.Integer()),
+  ratePerSecond: Nullable(Type.Number()),
+  throttledUntil: Type.Optional(Nullable(DateTime)),
+  throttledMs: Type.Optional(Type.Integer({ description: 'How long its deliveries have waited, in total, for maxInFlight, ratePerSecond or a receiver\'s Retry-After (which pauses the whole hook).' })),
   createdAt: DateTime,
   modifiedAt: DateTime,
 });
