@@ -166,13 +166,14 @@ if (missing) {
       await page.getByLabel('Header name 1').fill('X-Tenant');
       await page.getByLabel('Header value 1').fill('stadtwerke');
       await page.getByLabel('Ordering').selectOption('ticket');
+      await page.getByLabel('Deliveries at once (at most)').fill('4');
       await page.getByRole('button', { name: 'Create' }).click();
       await page.getByRole('heading', { name: 'Event hook “CRM sync”' }).waitFor();
       const [hook] = (await ui.t.api('GET', '/api/v1/event-hooks')).json().items;
       expect(hook).toMatchObject({
         name: 'CRM sync', events: ['TicketCreated'], enabled: true, orderingKey: 'ticket',
         executor: { type: 'apiCall', url: `${base}/events`, method: 'POST', headers: { 'X-Tenant': 'stadtwerke' } },
-        retryScheduleSeconds: [5, 300, 1800, 7200, 18000, 36000, 36000],
+        retryScheduleSeconds: [5, 300, 1800, 7200, 18000, 36000, 36000], maxInFlight: 4, ratePerSecond: null,
       });
       expect(new URL(page.url()).pathname).toBe(`/settings/event-hooks/${hook.id}`);
       const deliveries = page.getByRole('region', { name: 'Deliveries' });

@@ -30,6 +30,9 @@ interface EventHook {
   disabledAt: string | null;
   failingSince: string | null;
   lastSuccessAt: string | null;
+  maxInFlight?: number | null;
+  ratePerSecond?: number | null;
+  throttledMs?: number;
   createdAt: string;
   modifiedAt: string;
 }
@@ -78,6 +81,7 @@ export default hook;
 type Key =
   | 'title' | 'intro' | 'hooks' | 'newHook' | 'noHooks' | 'name' | 'eventTypes' | 'executor' | 'state' | 'lastSuccess' | 'enabled' | 'disabled'
   | 'reason_manual' | 'reason_gone' | 'reason_failing' | 'failingSince' | 'apiCallTo' | 'codeIn' | 'loading' | 'edit' | 'close'
+  | 'maxInFlight' | 'ratePerSecond' | 'limitHint' | 'limitInvalid' | 'throttledFor'
   | 'createTitle' | 'editTitle' | 'enabledOnCreate' | 'orderingKey' | 'orderingNone' | 'orderingTicket' | 'retrySchedule' | 'retryHint'
   | 'retryInvalid' | 'signingSecretNew' | 'signingSecretNewHint' | 'create' | 'save' | 'saving' | 'saved' | 'delete' | 'deleteConfirm'
   | 'chooseType' | 'signingSecret' | 'reveal' | 'hide' | 'rotate' | 'rotateConfirm' | 'previousSecret' | 'validUntil'
@@ -96,6 +100,8 @@ const TEXTS: Texts<Key> = {
     state: 'State', lastSuccess: 'Last success', enabled: 'Enabled', disabled: 'Disabled', reason_manual: 'switched off', reason_gone: 'receiver answered 410 Gone',
     reason_failing: 'failing for days', failingSince: 'failing since {when}', apiCallTo: '{method} {url}', codeIn: 'Code ({language})', loading: 'Loading …',
     edit: 'Open', close: 'Close',
+    maxInFlight: 'Deliveries at once (at most)', ratePerSecond: 'Deliveries per second (at most)', limitHint: 'Empty: no limit. More wait, never fail.',
+    limitInvalid: 'The limits must be positive numbers (or empty).', throttledFor: 'Throttled for {seconds} s in total',
     createTitle: 'New event hook', editTitle: 'Event hook “{name}”', enabledOnCreate: 'Enabled', orderingKey: 'Ordering',
     orderingNone: 'None: events may arrive in any order', orderingTicket: 'Per ticket: one ticket\'s events arrive one after another',
     retrySchedule: 'Retry schedule (seconds, comma-separated)', retryHint: 'Delays before each retry after the first attempt; empty: no retries.',
@@ -127,6 +133,8 @@ const TEXTS: Texts<Key> = {
     state: 'Zustand', lastSuccess: 'Letzter Erfolg', enabled: 'Aktiv', disabled: 'Deaktiviert', reason_manual: 'ausgeschaltet', reason_gone: 'Empfänger antwortete 410 Gone',
     reason_failing: 'schlägt seit Tagen fehl', failingSince: 'schlägt fehl seit {when}', apiCallTo: '{method} {url}', codeIn: 'Code ({language})', loading: 'Wird geladen …',
     edit: 'Öffnen', close: 'Schließen',
+    maxInFlight: 'Zustellungen gleichzeitig (höchstens)', ratePerSecond: 'Zustellungen pro Sekunde (höchstens)', limitHint: 'Leer: keine Grenze. Mehr wartet, scheitert nie.',
+    limitInvalid: 'Die Grenzen müssen positive Zahlen sein (oder leer).', throttledFor: 'Insgesamt {seconds} s gedrosselt',
     createTitle: 'Neuer Event-Hook', editTitle: 'Event-Hook „{name}“', enabledOnCreate: 'Aktiv', orderingKey: 'Reihenfolge',
     orderingNone: 'Keine: Events dürfen in beliebiger Reihenfolge ankommen', orderingTicket: 'Pro Ticket: die Events eines Tickets kommen nacheinander an',
     retrySchedule: 'Wiederholungsplan (Sekunden, durch Kommas getrennt)', retryHint: 'Wartezeiten vor jeder Wiederholung nach dem ersten Versuch; leer: keine Wiederholung.',
@@ -235,6 +243,8 @@ function HookForm({ hook, t, onSaved }: { hook: EventHook | null; t: T; onSaved:
   const [enabled, setEnabled] = useState(true);
   const [orderingKey, setOrderingKey] = useState<'none' | 'ticket'>(hook?.orderingKey ?? 'none');
   const [retry, setRetry] = useState((hook?.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE).join(', '));
+  const [maxInFlight, setMaxInFlight] = useState(hook?.maxInFlight == null ? '' : String(hook.maxInFlight));
+  const [ratePerSecond, setRatePerSecond] = useState(hook?.ratePerSecond == null ? '' : String(hook.ratePerSecond));
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState('');
@@ -249,7 +259,12 @@ function HookForm({ hook, t, onSaved }: { hook: EventHook | null; t: T; onSaved:
     const problem = draftProblem(draft, lang);
     if (problem) return setError(new Error(problem));
     const executor = executorOf(draft)!;
-    const body: Record<string, unknown> = { name: name.trim(), events, executor, orderingKey, retryScheduleSeconds: parts.map(Number) };
+    const limit = (text: string): number | null => (text.trim() === '' ? null : Number(text.trim()));
+    if ([maxInFlight, ratePerSecond].some((v) => v.trim() !== '' && !(Number(v) > 0))) return setError(new Error(t('limitInvalid')));
+    const body: Record<string, unknown> = {
+      name: name.trim(), events, executor, orderingKey, retryScheduleSeconds: parts.map(Number),
+      maxInFlight: limit(maxInFlight), ratePerSecond: limit(ratePerSecond),
+    };
     if (!hook) {
       body.enabled = enabled;
       if (secret.trim()) body.signingSecret = secret.trim();
@@ -294,6 +309,15 @@ function HookForm({ hook, t, onSaved }: { hook: EventHook | null; t: T; onSaved:
             <input value={retry} onChange={(e) => setRetry(e.target.value)} />
           </Field>
         </div>
+      </div>
+      <div className="row" style={{ alignItems: 'flex-start', gap: 16 }}>
+        <Field label={t('maxInFlight')} hint={t('limitHint')}>
+          <input inputMode="numeric" value={maxInFlight} onChange={(e) => setMaxInFlight(e.target.value)} style={{ maxWidth: 120 }} />
+        </Field>
+        <Field label={t('ratePerSecond')} hint={t('limitHint')}>
+          <input inputMode="decimal" value={ratePerSecond} onChange={(e) => setRatePerSecond(e.target.value)} style={{ maxWidth: 120 }} />
+        </Field>
+        {hook?.throttledMs ? <span className="muted" style={{ alignSelf: 'center' }}>{t('throttledFor', { seconds: Math.round(hook.throttledMs / 100) / 10 })}</span> : null}
       </div>
       {!hook ? (
         <>
