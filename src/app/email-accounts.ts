@@ -1,11 +1,13 @@
 import { checkExecutorsOnSave } from './executor-check.ts';
+import { recordHookVersion, webhookScope } from './webhooks/hook-versions.ts';
+import { HOOKS } from '../domain/webhook.ts';
 import {
   defaultWebhookSettings, normaliseAddress, WEBHOOK_TIMEOUT_MAX_MS,
   type EmailAccount, type ImapInbound, type Inbound, type SmtpInbound, type SmtpOutbound, type WebhookSettings,
 } from '../domain/email-account.ts';
 import type { AppDeps } from './deps.ts';
 import { AppError, notFound } from './errors.ts';
-import { DuplicateKeyError, type Page, type PageRequest, type SealedAccountSecrets } from './ports/store.ts';
+import { DuplicateKeyError, type Page, type PageRequest, type SealedAccountSecrets, type Store } from './ports/store.ts';
 
 /** An email account as the API shows it: passwords replaced by whether one is set. */
 export interface EmailAccountView extends Omit<EmailAccount, 'inbound' | 'outbound'> {
@@ -69,9 +71,21 @@ function checkHookExecutors(deps: AppDeps, webhooks: Partial<WebhookSettings> | 
   ]);
 }
 
+/** Versions of the hooks a request set (null when it set none). */
+async function recordVersions(
+  tx: Store, deps: AppDeps, accountId: number, webhooks: WebhookSettings, given: Partial<WebhookSettings> | undefined, actorId: number | null, note: string | null = null,
+): Promise<WebhookSettings['versions'] | null> {
+  const out: NonNullable<WebhookSettings['versions']> = {};
+  for (const hook of HOOKS) {
+    if (given?.[hook] === undefined) continue;
+    out[hook] = await recordHookVersion(tx, deps, webhookScope(accountId, hook), webhooks[hook], actorId, note);
+  }
+  return Object.keys(out).length ? out : null;
+}
+
 const taken = (address: string) => new AppError('conflict', `an email account with address ${address} exists`, { errors: [{ field: 'address', message: 'taken' }] });
 
-export async function createEmailAccount(deps: AppDeps, input: EmailAccountInput): Promise<EmailAccountView> {
+export async function createEmailAccount(deps: AppDeps, input: EmailAccountInput, actorId: number | null = null): Promise<EmailAccountView> {
   const now = deps.clock.now().toISOString();
   const defaults = defaultWebhookSettings();
   const webhooks = { ...defaults, ...input.webhooks, memo: { ...defaults.memo, ...input.webhooks?.memo } };
@@ -81,10 +95,17 @@ export async function createEmailAccount(deps: AppDeps, input: EmailAccountInput
   const sealed = sealSecrets(deps, { inbound: input.inbound, outbound }, null);
   const plain = stripPasswords(input.inbound, outbound);
   try {
-    const account = await deps.store.emailAccounts.insert(
-      { name: input.name, address: normaliseAddress(input.address), ...plain, webhooks, createdAt: now, modifiedAt: now },
-      sealed,
-    );
+    const account = await deps.store.transaction(async (tx) => {
+      const created = await tx.emailAccounts.insert(
+        { name: input.name, address: normaliseAddress(input.address), ...plain, webhooks, createdAt: now, modifiedAt: now },
+        sealed,
+      );
+      const versions = await recordVersions(tx, deps, created.id, webhooks, input.webhooks, actorId);
+      if (!versions) return created;
+      const withVersions = { ...created, webhooks: { ...created.webhooks, versions } };
+      await tx.emailAccounts.update(withVersions, sealed);
+      return withVersions;
+    });
     return view(account, sealed);
   } catch (err) {
     if (err instanceof DuplicateKeyError) throw taken(input.address);
@@ -104,7 +125,9 @@ export async function listEmailAccounts(deps: AppDeps, page: PageRequest): Promi
   return { items, nextCursor: result.nextCursor };
 }
 
-export async function updateEmailAccount(deps: AppDeps, id: number, patch: Partial<EmailAccountInput>): Promise<EmailAccountView> {
+export async function updateEmailAccount(
+  deps: AppDeps, id: number, patch: Partial<EmailAccountInput>, actorId: number | null = null, note: string | null = null,
+): Promise<EmailAccountView> {
   const found = await deps.store.emailAccounts.get(id);
   if (!found) throw notFound('email account', id);
   const current = found.account;
@@ -123,7 +146,11 @@ export async function updateEmailAccount(deps: AppDeps, id: number, patch: Parti
     modifiedAt: deps.clock.now().toISOString(),
   };
   try {
-    await deps.store.emailAccounts.update(next, sealed);
+    await deps.store.transaction(async (tx) => {
+      const versions = await recordVersions(tx, deps, id, webhooks, patch.webhooks, actorId, note);
+      if (versions) next.webhooks = { ...next.webhooks, versions: { ...current.webhooks.versions, ...versions } };
+      await tx.emailAccounts.update(next, sealed);
+    });
   } catch (err) {
     if (err instanceof DuplicateKeyError) throw taken(next.address);
     throw err;

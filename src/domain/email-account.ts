@@ -49,6 +49,8 @@ export interface WebhookSettings {
    * to one it answered (see domain/webhook-memo.ts); its remembered answer is applied instead.
    */
   memo: { ticketUpdates: HookMemo | null; newEmails: HookMemo | null };
+  /** Read only: the version of each hook's executor (kept in hook_versions), named by every invocation. */
+  versions?: { ticketUpdates?: number; newEmails?: number };
 }
 
 export interface HookMemo {

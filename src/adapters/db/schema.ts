@@ -349,10 +349,21 @@ export interface WebhookInvocationsTable {
   late_locked_until: Ts | null;
   memo_key: string | null;
   memoized: Generated<number>;
+  hook_version: number | null;
+}
+
+export interface HookVersionsTable {
+  scope: string;
+  version: number;
+  executor: Json | null;
+  changed_by: number | null;
+  changed_at: Ts;
+  note: string | null;
 }
 
 export interface Database {
   webhook_invocations: WebhookInvocationsTable;
+  hook_versions: HookVersionsTable;
   users: UsersTable;
   access_tokens: AccessTokensTable;
   login_attempts: LoginAttemptsTable;

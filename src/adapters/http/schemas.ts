@@ -233,6 +233,7 @@ export const WebhookSettings = Type.Object({
   failurePolicy: Enum(FAILURE_POLICIES),
   deliverLate: Type.Boolean({ description: 'A call that fails under policy `notify` is delivered again later with the same payload and webhook-id (header `deskhook-late: true`); its answer is recorded, never applied. Default true.' }),
   memo: Type.Object({ ticketUpdates: Nullable(HookMemo), newEmails: Nullable(HookMemo) }, { description: 'Per hook: an idempotent hook is not called again within memoSeconds for the same payload; its remembered answer is applied.' }),
+  versions: Type.Optional(Type.Object({ ticketUpdates: Type.Optional(Type.Integer()), newEmails: Type.Optional(Type.Integer()) }, { description: 'Read only: the current version of each hook\'s executor.' })),
 });
 
 const Host = Type.String({ minLength: 1, maxLength: 253 });

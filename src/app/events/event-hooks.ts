@@ -1,4 +1,5 @@
 import { checkExecutorsOnSave } from '../executor-check.ts';
+import { eventHookScope, recordHookVersion } from '../webhooks/hook-versions.ts';
 import type { EventType } from '../../domain/event.ts';
 import {
   DEFAULT_RETRY_SCHEDULE_SECONDS, validateRetrySchedule, type EventHook, type OrderingKey,
@@ -7,7 +8,7 @@ import type { Executor } from '../../domain/executor.ts';
 import type { AppDeps } from '../deps.ts';
 import { newSigningSecret, openSigningSecrets, SIGNING_SECRET_OVERLAP_MS, type SigningSecrets } from '../email-accounts.ts';
 import { AppError, notFound } from '../errors.ts';
-import type { Page, PageRequest, SealedHookSecrets } from '../ports/store.ts';
+import type { Page, PageRequest, SealedHookSecrets, Store } from '../ports/store.ts';
 
 export interface EventHookInput {
   name: string;
@@ -53,7 +54,15 @@ export async function createEventHook(deps: AppDeps, input: EventHookInput, owne
   await checkExecutorsOnSave(deps, [['executor', input.executor]]);
   const now = deps.clock.now().toISOString();
   const enabled = input.enabled ?? true;
-  return deps.store.eventHooks.insert({
+  return deps.store.transaction(async (tx) => {
+    const hook = await insertHook(tx, deps, input, ownerUserId, enabled, now);
+    await recordHookVersion(tx, deps, eventHookScope(hook.id), hook.executor, ownerUserId);
+    return hook;
+  });
+}
+
+function insertHook(tx: Store, deps: AppDeps, input: EventHookInput, ownerUserId: number | null, enabled: boolean, now: string): Promise<EventHook> {
+  return tx.eventHooks.insert({
     name: input.name, events: [...new Set(input.events)], executor: input.executor, enabled,
     orderingKey: input.orderingKey ?? 'none', retryScheduleSeconds: input.retryScheduleSeconds ?? [...DEFAULT_RETRY_SCHEDULE_SECONDS],
     maxInFlight: input.maxInFlight ?? null, ratePerSecond: input.ratePerSecond ?? null,
@@ -74,7 +83,7 @@ export function listEventHooks(deps: AppDeps, page: PageRequest): Promise<Page<E
  * Changes a hook. Turning it off cancels what it still had queued; turning it on starts afresh
  * (use `enableEventHook` to also replay what it missed meanwhile).
  */
-export async function updateEventHook(deps: AppDeps, id: number, patch: Partial<EventHookInput>): Promise<EventHook> {
+export async function updateEventHook(deps: AppDeps, id: number, patch: Partial<EventHookInput>, actorId: number | null = null, note: string | null = null): Promise<EventHook> {
   check(patch);
   await checkExecutorsOnSave(deps, [['executor', patch.executor]]);
   const { signingSecret, ...fields } = patch;
@@ -94,6 +103,7 @@ export async function updateEventHook(deps: AppDeps, id: number, patch: Partial<
       ? { signingSecret: deps.secretBox.seal(signingSecret), previousSigningSecret: found.sealed.signingSecret, previousSigningSecretExpiresAt: new Date(Date.parse(now) + SIGNING_SECRET_OVERLAP_MS).toISOString() }
       : undefined;
     await tx.eventHooks.update(hook, sealed);
+    if (fields.executor !== undefined) await recordHookVersion(tx, deps, eventHookScope(id), hook.executor, actorId, note);
     return hook;
   });
 }

@@ -5,6 +5,7 @@ import type { MailAuthentication } from '../../domain/mail/authentication.ts';
 import type { ThreadParent } from '../../domain/mail/threading.ts';
 import type { DomainEvent, EventType } from '../../domain/event.ts';
 import type { Characteristics, Contract, Customer } from '../../domain/erp.ts';
+import type { Executor } from '../../domain/executor.ts';
 import type { AttemptOutcome, DeliveryStatus as EventDeliveryStatus, DisabledReason, EventHook } from '../../domain/event-hook.ts';
 import type { NewNotification, Notification } from '../../domain/notification.ts';
 import type { Ticket, TicketPriority, TicketStatus } from '../../domain/ticket.ts';
@@ -354,6 +355,28 @@ export interface WebhookInvocation {
   memoKey?: string | null;
   /** Answered from an earlier invocation with the same `memoKey` (in `retryOf`), without a call. */
   memoized?: boolean;
+  /** The version of the hook's executor that ran (see HookVersionStore); null before versions were kept. */
+  hookVersion?: number | null;
+}
+
+/** One executor a hook has had. */
+export interface HookVersion {
+  /** `webhook:<account id>:<hook>` or `eventHook:<id>`. */
+  scope: string;
+  version: number;
+  executor: Executor | null;
+  changedBy: number | null;
+  changedAt: string;
+  /** e.g. `rollback to version 2`. */
+  note: string | null;
+}
+
+export interface HookVersionStore {
+  /** Newest first. */
+  list(scope: string): Promise<HookVersion[]>;
+  get(scope: string, version: number): Promise<HookVersion | null>;
+  latest(scope: string): Promise<HookVersion | null>;
+  insert(version: HookVersion): Promise<void>;
 }
 
 export interface LateDelivery {
@@ -547,6 +570,7 @@ export interface ErpStore {
 
 export interface Store {
   readonly webhookInvocations: WebhookInvocationStore;
+  readonly hookVersions: HookVersionStore;
   readonly tickets: TicketStore;
   readonly conversations: ConversationStore;
   readonly activity: ActivityStore;

@@ -69,6 +69,7 @@ async function deliverOne(deps: AppDeps, original: WebhookInvocation): Promise<v
     outcome: error ? 'failed' : parsed?.ok && parsed.answer.abort ? 'aborted' : 'ok',
     policyApplied: null, status: run.status, durationMs: run.durationMs, input: original.input, output: run.ok ? run.output ?? null : null,
     error, logs: run.logs, createdAt: now.toISOString(), messageId: original.messageId, retryOf: original.id, late: true,
+    hookVersion: webhooks.versions?.[original.hook] ?? null,
   };
   await deps.store.transaction(async (tx) => {
     await tx.webhookInvocations.insert(attempt);

@@ -141,6 +141,7 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
     error: outcome.kind === 'failed' ? { code: outcome.code, message: outcome.message } : null,
     logs: run.logs, createdAt: deps.clock.now().toISOString(), messageId, retryOf: call.resend?.id ?? null,
     ...(memoKey ? { memoKey } : {}),
+    hookVersion: webhooks.versions?.[call.hook] ?? null,
   };
   // A step that went on without its hook's answer: the hook still gets the payload, later.
   if (outcome.kind === 'failed' && policy === 'notify' && webhooks.deliverLate && deliversLate(call.trigger)) {
@@ -182,6 +183,7 @@ function memoized(
     hook: call.hook, trigger: call.trigger, userId: call.userId, outcome: m.answer.abort ? 'aborted' : 'ok', policyApplied: null,
     status: m.earlier.status, durationMs: 0, input: m.input, output: m.earlier.output, error: null, logs: [],
     createdAt: deps.clock.now().toISOString(), messageId: m.messageId, retryOf: m.earlier.id, memoKey: m.memoKey, memoized: true,
+    hookVersion: m.earlier.hookVersion ?? null,
   };
   if (call.trigger !== 'test') deps.telemetry?.webhookCalled(call.account.id, call.hook, call.trigger, 'memoized', 0);
   const activity: NewActivity | null = call.ticketId !== null

@@ -16,6 +16,7 @@ import * as eventTrace from './0013-event-trace.ts';
 import * as lateWebhooks from './0014-late-webhooks.ts';
 import * as webhookMemo from './0015-webhook-memo.ts';
 import * as eventHookThrottle from './0016-event-hook-throttle.ts';
+import * as hookVersions from './0017-hook-versions.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -37,6 +38,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0014-late-webhooks': lateWebhooks,
   '0015-webhook-memo': webhookMemo,
   '0016-event-hook-throttle': eventHookThrottle,
+  '0017-hook-versions': hookVersions,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

@@ -1,7 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { InvocationFilter, LateDelivery, Page, PageRequest, WebhookInvocation, WebhookInvocationStore } from '../../../app/ports/store.ts';
+import type { HookVersion, HookVersionStore, InvocationFilter, LateDelivery, Page, PageRequest, WebhookInvocation, WebhookInvocationStore } from '../../../app/ports/store.ts';
+import type { Executor } from '../../../domain/executor.ts';
 import type { Capabilities } from '../dialect.ts';
-import type { Database, WebhookInvocationsTable } from '../schema.ts';
+import type { Database, HookVersionsTable, WebhookInvocationsTable } from '../schema.ts';
 import { decodeCursor, encodeCursor, iso, json, jsonOrNull, toJson } from '../values.ts';
 import { AppError } from '../../../app/errors.ts';
 
@@ -15,6 +16,7 @@ function toInvocation(r: Selectable<WebhookInvocationsTable>): WebhookInvocation
     ...(Number(r.late) === 1 ? { late: true } : {}),
     ...(Number(r.memoized) === 1 ? { memoized: true } : {}),
     memoKey: r.memo_key,
+    hookVersion: r.hook_version,
     lateDelivery: r.late_status === null ? null : {
       status: r.late_status as LateDelivery['status'], attempts: Number(r.late_attempts),
       nextAttemptAt: r.late_next_at === null ? null : iso(r.late_next_at), lastError: r.late_error,
@@ -31,7 +33,7 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
       user_id: i.userId, outcome: i.outcome, policy_applied: i.policyApplied, status: i.status, duration_ms: i.durationMs,
       input: toJson(i.input), output: i.output === undefined ? null : toJson(i.output), error: i.error ? toJson(i.error) : null,
       logs: toJson(i.logs ?? []), created_at: i.createdAt, message_id: i.messageId, retry_of: i.retryOf,
-      late: i.late ? 1 : 0, memo_key: i.memoKey ?? null, memoized: i.memoized ? 1 : 0,
+      late: i.late ? 1 : 0, memo_key: i.memoKey ?? null, memoized: i.memoized ? 1 : 0, hook_version: i.hookVersion ?? null,
       ...(i.lateDelivery ? {
         late_status: i.lateDelivery.status, late_attempts: i.lateDelivery.attempts, late_next_at: i.lateDelivery.nextAttemptAt, late_error: i.lateDelivery.lastError,
       } : {}),
@@ -90,5 +92,36 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
     const items = rows.slice(0, page.limit);
     const last = items.at(-1);
     return { items, nextCursor: rows.length > page.limit && last ? encodeCursor({ at: last.createdAt, id: last.id }) : null };
+  }
+}
+
+function toVersion(r: Selectable<HookVersionsTable>): HookVersion {
+  return {
+    scope: r.scope, version: r.version, executor: jsonOrNull<Executor>(r.executor), changedBy: r.changed_by,
+    changedAt: iso(r.changed_at), note: r.note,
+  };
+}
+
+export class HookVersionRepo implements HookVersionStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async list(scope: string): Promise<HookVersion[]> {
+    return (await this.db.selectFrom('hook_versions').selectAll().where('scope', '=', scope).orderBy('version', 'desc').execute()).map(toVersion);
+  }
+
+  async get(scope: string, version: number): Promise<HookVersion | null> {
+    const r = await this.db.selectFrom('hook_versions').selectAll().where('scope', '=', scope).where('version', '=', version).executeTakeFirst();
+    return r ? toVersion(r) : null;
+  }
+
+  async latest(scope: string): Promise<HookVersion | null> {
+    const r = await this.db.selectFrom('hook_versions').selectAll().where('scope', '=', scope).orderBy('version', 'desc').limit(1).executeTakeFirst();
+    return r ? toVersion(r) : null;
+  }
+
+  async insert(v: HookVersion): Promise<void> {
+    await this.db.insertInto('hook_versions').values({
+      scope: v.scope, version: v.version, executor: v.executor === null ? null : toJson(v.executor), changed_by: v.changedBy, changed_at: v.changedAt, note: v.note,
+    }).execute();
   }
 }

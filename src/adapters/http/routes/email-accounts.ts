@@ -13,6 +13,7 @@ import { HOOKS } from '../../../domain/webhook.ts';
 import { testWebhook } from '../../../app/webhooks/test-webhook.ts';
 import { retryInvocation } from '../../../app/webhooks/notify-only-hooks.ts';
 import { principalOf } from '../plugins/auth.ts';
+import { compareHookVersions, getHookVersion, listHookVersions, webhookScope } from '../../../app/webhooks/hook-versions.ts';
 
 const WebhooksIn = Type.Object({
   enabled: Type.Optional(Type.Boolean()),
@@ -71,7 +72,7 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = 
   app.post('/email-accounts', {
     config: { access: 'admin' },
     schema: { tags: ['email-accounts'], body: AccountIn, response: { 201: EmailAccount } },
-  }, async (request, reply) => reply.status(201).send(await createEmailAccount(deps, normaliseInput(request.body as EmailAccountInput))));
+  }, async (request, reply) => reply.status(201).send(await createEmailAccount(deps, normaliseInput(request.body as EmailAccountInput), principalOf(request).user.id)));
 
   app.get('/email-accounts/:id', {
     config: { access: 'admin' },
@@ -81,7 +82,7 @@ export const emailAccountRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = 
   app.patch('/email-accounts/:id', {
     config: { access: 'admin' },
     schema: { tags: ['email-accounts'], params: IdParams, body: AccountPatch, response: { 200: EmailAccount } },
-  }, async (request) => updateEmailAccount(deps, request.params.id, normaliseInput(request.body as Partial<EmailAccountInput>)));
+  }, async (request) => updateEmailAccount(deps, request.params.id, normaliseInput(request.body as Partial<EmailAccountInput>), principalOf(request).user.id));
 
   app.delete('/email-accounts/:id', {
     config: { access: 'admin' },
@@ -120,10 +121,18 @@ const Invocation = Type.Object({
   retryOf: Nullable(Type.String({ description: 'For a manual retry or a late attempt: the invocation it resent' })),
   late: Type.Optional(Type.Boolean({ description: 'A late attempt: the payload of a failed call delivered again; its answer was recorded, never applied' })),
   memoized: Type.Optional(Type.Boolean({ description: 'Answered from memory: an idempotent hook had answered the same payload (the invocation in retryOf); no call was made' })),
+  hookVersion: Type.Optional(Nullable(Type.Integer({ description: 'The version of the hook\'s executor that ran (GET …/webhooks/{hook}/versions)' }))),
   lateDelivery: Type.Optional(Nullable(Type.Object({
     status: Enum(['pending', 'succeeded', 'failed'] as const), attempts: Type.Integer(), nextAttemptAt: Nullable(DateTime), lastError: Nullable(Type.String()),
   }, { description: 'For a failed call under policy notify: how the late delivery of its payload stands' }))),
 });
+
+export const HookVersionOut = Type.Object({
+  scope: Type.String(), version: Type.Integer(), executor: Nullable(Executor), changedBy: Nullable(Type.Integer({ description: 'The user who saved it' })),
+  changedAt: DateTime, note: Nullable(Type.String({ description: 'e.g. "rollback to version 2"' })),
+});
+export const CompareQuery = Type.Object({ from: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), to: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }, Closed);
+export const VersionComparison = Type.Object({ from: HookVersionOut, to: HookVersionOut, diff: Type.String({ description: 'Unified diff of the code (custom code) or the JSON (API call)' }) });
 
 const HookParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), hook: Enum(HOOKS) });
 
@@ -147,6 +156,38 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       params: HookParams, response: { 200: Type.Object({ invocationId: Nullable(Type.String()), outcome: Type.String(), answer: Type.Unknown(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })) }) },
     },
   }, async (request) => testWebhook(deps, request.params.id, request.params.hook, principalOf(request).user.id));
+
+  app.get('/email-accounts/:id/webhooks/:hook/versions', {
+    config: { access: 'admin' },
+    schema: { tags: ['email-accounts'], summary: 'Every executor the hook has had, newest first: who changed it and when', params: HookParams, response: { 200: Type.Object({ items: Type.Array(HookVersionOut) }) } },
+  }, async (request) => {
+    await getEmailAccount(deps, request.params.id);
+    return { items: await listHookVersions(deps, webhookScope(request.params.id, request.params.hook)) };
+  });
+
+  app.get('/email-accounts/:id/webhooks/:hook/versions/compare', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['email-accounts'], summary: 'Two versions of the hook and a unified diff from the first to the second',
+      params: HookParams, querystring: CompareQuery, response: { 200: VersionComparison },
+    },
+  }, async (request) => {
+    await getEmailAccount(deps, request.params.id);
+    return compareHookVersions(deps, webhookScope(request.params.id, request.params.hook), request.query.from, request.query.to);
+  });
+
+  app.post('/email-accounts/:id/webhooks/:hook/versions/:version/rollback', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['email-accounts'], summary: 'Make an earlier version the hook\'s executor again (kept as a new version)',
+      params: Type.Object({ ...HookParams.properties, version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }), response: { 200: EmailAccount },
+    },
+  }, async (request) => {
+    const { id, hook, version } = request.params;
+    await getEmailAccount(deps, id);
+    const old = await getHookVersion(deps, webhookScope(id, hook), version);
+    return updateEmailAccount(deps, id, { webhooks: { [hook]: old.executor } }, principalOf(request).user.id, `rollback to version ${version}`);
+  });
 };
 
 export const invocationRetryRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {

@@ -12,7 +12,8 @@ import {
 } from '../../../domain/event-hook.ts';
 import { principalOf } from '../plugins/auth.ts';
 import { Closed, DateTime, Enum, Event, Executor, IdParams, Nullable, PageQuery, pageOf, withExecutorDefaults } from '../schemas.ts';
-import { SigningSecret } from './email-accounts.ts';
+import { CompareQuery, HookVersionOut, SigningSecret, VersionComparison } from './email-accounts.ts';
+import { compareHookVersions, eventHookScope, getHookVersion, listHookVersions } from '../../../app/webhooks/hook-versions.ts';
 
 const EventTypes = Type.Array(Enum(EVENT_TYPES), { minItems: 1, maxItems: EVENT_TYPES.length });
 const RetrySchedule = Type.Array(Type.Integer({ minimum: 0, maximum: MAX_RETRY_DELAY_SECONDS }), {
@@ -124,7 +125,37 @@ export const eventHookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
     schema: { tags, summary: 'Change a hook; `enabled: false` sets its queued deliveries aside', params: IdParams, body: HookPatch, response: { 200: EventHook } },
   }, async (request) => {
     const patch = request.body.executor ? { ...request.body, executor: withExecutorDefaults(request.body.executor) } : request.body;
-    return updateEventHook(deps, request.params.id, patch as Partial<EventHookInput>);
+    return updateEventHook(deps, request.params.id, patch as Partial<EventHookInput>, principalOf(request).user.id);
+  });
+
+  app.get('/event-hooks/:id/versions', {
+    config: { access: 'admin' },
+    schema: { tags, summary: 'Every executor the hook has had, newest first', params: IdParams, response: { 200: Type.Object({ items: Type.Array(HookVersionOut) }) } },
+  }, async (request) => {
+    await getEventHook(deps, request.params.id);
+    return { items: await listHookVersions(deps, eventHookScope(request.params.id)) };
+  });
+
+  app.get('/event-hooks/:id/versions/compare', {
+    config: { access: 'admin' },
+    schema: { tags, summary: 'Two versions of the hook and a unified diff', params: IdParams, querystring: CompareQuery, response: { 200: VersionComparison } },
+  }, async (request) => {
+    await getEventHook(deps, request.params.id);
+    return compareHookVersions(deps, eventHookScope(request.params.id), request.query.from, request.query.to);
+  });
+
+  app.post('/event-hooks/:id/versions/:version/rollback', {
+    config: { access: 'admin' },
+    schema: {
+      tags, summary: 'Make an earlier version the hook\'s executor again (kept as a new version)',
+      params: Type.Object({ id: IdParams.properties.id, version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }), response: { 200: EventHook },
+    },
+  }, async (request) => {
+    const { id, version } = request.params;
+    await getEventHook(deps, id);
+    const old = await getHookVersion(deps, eventHookScope(id), version);
+    if (!old.executor) throw notFound('hook version with an executor', version);
+    return updateEventHook(deps, id, { executor: old.executor }, principalOf(request).user.id, `rollback to version ${version}`);
   });
 
   app.delete('/event-hooks/:id', {
