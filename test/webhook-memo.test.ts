@@ -68,4 +68,14 @@ describe.each(BACKENDS)('memoised idempotent hooks on %s', (kind) => {
     expect((await log()).some((i: { memoized?: boolean }) => i.memoized)).toBe(false);
     expect((await t.api('PATCH', `/api/v1/email-accounts/${accountId}`, { webhooks: { memo: { ticketUpdates: { idempotent: true, memoSeconds: 0 } } } })).statusCode).toBe(400);
   });
+
+  it('a new version of the hook is called: an answer of the old executor is not its answer', async () => {
+    await patch({ priority: 'high' });
+    await patch({ priority: 'medium', tags: [] });
+    await t.api('PATCH', `/api/v1/email-accounts/${accountId}`, { webhooks: { ticketUpdates: { type: 'apiCall', url: `${receiver.url}?v2` } } });
+    await patch({ priority: 'high' });
+    expect(receiver.calls).toHaveLength(3);
+    expect((await log())[0]).toMatchObject({ hookVersion: 2 });
+    expect((await log())[0].memoized).toBeUndefined();
+  });
 });

@@ -106,11 +106,11 @@ async function withinHookLimits(deps: AppDeps, holder: string, claimed: ClaimedD
       const start = Date.parse(slots.start);
       kept.forEach((c, i) => { c.notBefore = start + i * interval; });
     }
-    const keep = new Set(kept);
-    for (const c of group) if (!keep.has(c)) c.notBefore = Number.NaN; // marks it released
   }
-  if (released.length) await deps.store.deliveries.release(released, holder);
-  return claimed.filter((c) => !Number.isNaN(c.notBefore));
+  if (released.length === 0) return claimed;
+  await deps.store.deliveries.release(released, holder);
+  const given = new Set(released);
+  return claimed.filter((c) => !given.has(c.delivery.id));
 }
 
 function signingSecrets(deps: AppDeps, sealed: SealedHookSecrets): string[] {

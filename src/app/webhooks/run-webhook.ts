@@ -109,7 +109,9 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
   if (memo && memoKey) {
     const since = new Date(deps.clock.now().getTime() - memo.memoSeconds * 1000).toISOString();
     const earlier = await deps.store.webhookInvocations.findMemo(call.account.id, call.hook, memoKey, since);
-    const parsed = earlier ? parseWebhookAnswer(earlier.output) : null;
+    // An answer of an earlier version of the hook is not this version's answer.
+    const sameVersion = earlier && (earlier.hookVersion ?? null) === (webhooks.versions?.[call.hook] ?? null);
+    const parsed = earlier && sameVersion ? parseWebhookAnswer(earlier.output) : null;
     if (earlier && parsed?.ok) return memoized(deps, call, { invocationId, messageId, input, memoKey, earlier, answer: parsed.answer });
   }
   const secrets = openSigningSecrets(deps, call.sealed);
