@@ -1,13 +1,13 @@
-import { checkExecutorsOnSave } from './executor-check.ts';
-import { recordHookVersion, webhookScope } from './webhooks/hook-versions.ts';
-import { HOOKS } from '../domain/webhook.ts';
 import {
   defaultWebhookSettings, normaliseAddress, WEBHOOK_TIMEOUT_MAX_MS,
   type EmailAccount, type ImapInbound, type Inbound, type SmtpInbound, type SmtpOutbound, type WebhookSettings,
 } from '../domain/email-account.ts';
+import { HOOKS } from '../domain/webhook.ts';
 import type { AppDeps } from './deps.ts';
 import { AppError, notFound } from './errors.ts';
+import { checkExecutorsOnSave } from './executor-check.ts';
 import { DuplicateKeyError, type Page, type PageRequest, type SealedAccountSecrets, type Store } from './ports/store.ts';
+import { recordHookVersion, webhookScope } from './webhooks/hook-versions.ts';
 
 /** An email account as the API shows it: passwords replaced by whether one is set. */
 export interface EmailAccountView extends Omit<EmailAccount, 'inbound' | 'outbound'> {

@@ -1,5 +1,3 @@
-import { checkExecutorsOnSave } from '../executor-check.ts';
-import { eventHookScope, recordHookVersion } from '../webhooks/hook-versions.ts';
 import type { EventType } from '../../domain/event.ts';
 import {
   DEFAULT_RETRY_SCHEDULE_SECONDS, validateRetrySchedule, type EventHook, type OrderingKey,
@@ -9,6 +7,8 @@ import type { AppDeps } from '../deps.ts';
 import { newSigningSecret, openSigningSecrets, SIGNING_SECRET_OVERLAP_MS, type SigningSecrets } from '../email-accounts.ts';
 import { AppError, notFound } from '../errors.ts';
 import type { Page, PageRequest, SealedHookSecrets, Store } from '../ports/store.ts';
+import { checkExecutorsOnSave } from '../executor-check.ts';
+import { eventHookScope, recordHookVersion } from '../webhooks/hook-versions.ts';
 
 export interface EventHookInput {
   name: string;

@@ -1,6 +1,6 @@
-import { CreateSecretInline } from '../../components/CreateSecret.tsx';
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, ApiError, query } from '../../api.ts';
+import { CreateSecretInline } from '../../components/CreateSecret.tsx';
 import { ErrorNote, Field, useLoad } from '../../components/ui.tsx';
 import { formatDate, useLang, useT, type Texts } from '../../i18n.tsx';
 import { Link, navigate } from '../../router.tsx';
