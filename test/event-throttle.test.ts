@@ -88,10 +88,11 @@ describe.each(BACKENDS)('throttled event hooks on %s', (kind) => {
     startWorkers();
     await expect.poll(() => succeeded(hook.id), { timeout: 20_000, interval: 100 }).toBe(12);
     starts.sort((a, b) => a - b);
-    // Twelve starts at 10 per second span at least 1.1 s (a little less for timer granularity).
+    // Twelve starts at 10 per second span at least 1.1 s (a little less for timer granularity), and
+    // no half second holds more than its five starts (two more where a busy worker started late).
     expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(1_000);
-    const gaps = starts.slice(1).map((s, i) => s - starts[i]!);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(60);
+    const busiest = Math.max(...starts.map((s) => starts.filter((x) => x >= s && x < s + 500).length));
+    expect(busiest).toBeLessThanOrEqual(7);
     expect((await getEventHook(deps, hook.id)).throttledMs).toBeGreaterThan(500);
   });
 

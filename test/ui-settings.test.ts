@@ -99,7 +99,7 @@ if (missing) {
       const stored = (await ui.t.api('GET', `/api/v1/email-accounts/${id}`)).json();
       expect(stored).toMatchObject({ name: 'Kundenservice', address: 'kundenservice@stadtwerke.example', inbound: { type: 'smtp' }, outbound: null });
       expect(stored.webhooks).toEqual({
-        enabled: true, ticketUpdates: null, timeoutMs: 10000, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null },
+        enabled: true, ticketUpdates: null, timeoutMs: 10000, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null }, quarantine: { enabled: true, windowCalls: 20, failureRate: 0.5, p95Ms: null, coolDownSeconds: 60 }, versions: { newEmails: 1 },
         newEmails: { type: 'apiCall', url: `${receiver.url}/ok`, method: 'POST', headers: { 'X-Kennung': 'eins' } },
       });
       // The reloaded page shows it so.
@@ -119,6 +119,8 @@ if (missing) {
       expect(call.headers['x-kennung']).toBe('eins');
       expect(call.headers['webhook-signature']).toMatch(/^v1,/);
       expect(JSON.parse(call.body)).toMatchObject({ hook: 'newEmails', direction: 'in', emailAccountId: id, ticketId: null });
+      // Beside the hook: its health (a test call is not counted).
+      await expect.poll(() => hook.getByTestId('health-newEmails').textContent()).toContain('Healthy · no calls yet');
       // ticketUpdates has no executor: its Test says so.
       const other = page.getByRole('group', { name: 'Webhook for ticket updates' });
       await other.getByRole('button', { name: 'Test: Webhook for ticket updates' }).click();

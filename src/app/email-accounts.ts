@@ -78,7 +78,8 @@ async function recordVersions(
   const out: NonNullable<WebhookSettings['versions']> = {};
   for (const hook of HOOKS) {
     if (given?.[hook] === undefined) continue;
-    out[hook] = await recordHookVersion(tx, deps, webhookScope(accountId, hook), webhooks[hook], actorId, note);
+    const version = await recordHookVersion(tx, deps, webhookScope(accountId, hook), webhooks[hook], actorId, note);
+    if (version > 0) out[hook] = version; // 0: the hook never had an executor
   }
   return Object.keys(out).length ? out : null;
 }
@@ -88,7 +89,10 @@ const taken = (address: string) => new AppError('conflict', `an email account wi
 export async function createEmailAccount(deps: AppDeps, input: EmailAccountInput, actorId: number | null = null): Promise<EmailAccountView> {
   const now = deps.clock.now().toISOString();
   const defaults = defaultWebhookSettings();
-  const webhooks = { ...defaults, ...input.webhooks, memo: { ...defaults.memo, ...input.webhooks?.memo } };
+  const webhooks = {
+    ...defaults, ...input.webhooks,
+    memo: { ...defaults.memo, ...input.webhooks?.memo }, quarantine: { ...defaults.quarantine, ...input.webhooks?.quarantine },
+  };
   checkWebhooks(webhooks);
   await checkHookExecutors(deps, input.webhooks);
   const outbound = input.outbound ?? null;
@@ -133,7 +137,10 @@ export async function updateEmailAccount(
   const current = found.account;
   const inbound = patch.inbound ?? current.inbound;
   const outbound = patch.outbound === undefined ? current.outbound : patch.outbound;
-  const webhooks = { ...current.webhooks, ...patch.webhooks, memo: { ...current.webhooks.memo, ...patch.webhooks?.memo } };
+  const webhooks = {
+    ...current.webhooks, ...patch.webhooks,
+    memo: { ...current.webhooks.memo, ...patch.webhooks?.memo }, quarantine: { ...current.webhooks.quarantine, ...patch.webhooks?.quarantine },
+  };
   checkWebhooks(webhooks);
   await checkHookExecutors(deps, patch.webhooks);
   const sealed = sealSecrets(deps, { inbound, outbound }, found.sealed);

@@ -1,4 +1,5 @@
 import type { Executor } from './executor.ts';
+import { DEFAULT_QUARANTINE, type QuarantineSettings } from './hook-health.ts';
 
 export interface SmtpInbound {
   type: 'smtp';
@@ -49,6 +50,8 @@ export interface WebhookSettings {
    * to one it answered (see domain/webhook-memo.ts); its remembered answer is applied instead.
    */
   memo: { ticketUpdates: HookMemo | null; newEmails: HookMemo | null };
+  /** When a sick hook is taken out of the user's path (domain/hook-health.ts). */
+  quarantine: QuarantineSettings;
   /** Read only: the version of each hook's executor (kept in hook_versions), named by every invocation. */
   versions?: { ticketUpdates?: number; newEmails?: number };
 }
@@ -72,7 +75,7 @@ export interface EmailAccount {
 }
 
 export function defaultWebhookSettings(): WebhookSettings {
-  return { enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: WEBHOOK_TIMEOUT_DEFAULT_MS, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null } };
+  return { enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: WEBHOOK_TIMEOUT_DEFAULT_MS, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null }, quarantine: { ...DEFAULT_QUARANTINE } };
 }
 
 export function normaliseAddress(address: string): string {

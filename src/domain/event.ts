@@ -1,6 +1,6 @@
 export const EVENT_TYPES = [
   'TicketCreated', 'TicketUpdated', 'TicketResponse', 'ConversationCreated', 'EmailSent', 'EmailFailed',
-  'ContractLinked', 'WebhookFailed', 'ProfileCreated', 'ProfileUpdated', 'ProfileDeleted',
+  'ContractLinked', 'WebhookFailed', 'WebhookQuarantined', 'ProfileCreated', 'ProfileUpdated', 'ProfileDeleted',
   'CronMinute', 'CronHour', 'CronDay', 'CronWeek',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -6,7 +6,7 @@ import { ActivityRepo, ConversationRepo } from './repos/conversations.ts';
 import { EventRepo } from './repos/events.ts';
 import { EventDeliveryRepo, EventHookRepo } from './repos/event-hooks.ts';
 import { ErpRepo, SettingsRepo } from './repos/erp.ts';
-import { HookVersionRepo, WebhookInvocationRepo } from './repos/invocations.ts';
+import { HookQuarantineRepo, HookVersionRepo, WebhookInvocationRepo } from './repos/invocations.ts';
 import { AttachmentRepo, ImapCursorRepo, InboundRepo, LeaseRepo } from './repos/mail.ts';
 import { TicketRepo } from './repos/tickets.ts';
 import { LoginThrottleRepo, TokenRepo, UserRepo } from './repos/users.ts';
@@ -34,6 +34,7 @@ export class KyselyStore implements Store {
   readonly imapCursors;
   readonly webhookInvocations;
   readonly hookVersions;
+  readonly hookQuarantine;
   readonly multiProcess: boolean;
 
   constructor(
@@ -61,6 +62,7 @@ export class KyselyStore implements Store {
     this.imapCursors = new ImapCursorRepo(db);
     this.webhookInvocations = new WebhookInvocationRepo(db, handle.capabilities);
     this.hookVersions = new HookVersionRepo(db);
+    this.hookQuarantine = new HookQuarantineRepo(db);
     this.multiProcess = handle.capabilities.multiProcess;
   }
 

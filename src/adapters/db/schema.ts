@@ -352,6 +352,13 @@ export interface WebhookInvocationsTable {
   hook_version: number | null;
 }
 
+export interface HookQuarantineTable {
+  scope: string;
+  since: Ts;
+  until: Ts;
+  reason: string;
+}
+
 export interface HookVersionsTable {
   scope: string;
   version: number;
@@ -364,6 +371,7 @@ export interface HookVersionsTable {
 export interface Database {
   webhook_invocations: WebhookInvocationsTable;
   hook_versions: HookVersionsTable;
+  hook_quarantine: HookQuarantineTable;
   users: UsersTable;
   access_tokens: AccessTokensTable;
   login_attempts: LoginAttemptsTable;

@@ -225,6 +225,14 @@ export const HookMemo = Type.Object({
   memoSeconds: Type.Integer({ minimum: 1, maximum: MEMO_SECONDS_MAX, description: 'How long an answer is remembered.' }),
 }, Closed);
 
+export const Quarantine = Type.Object({
+  enabled: Type.Boolean({ description: 'Take a sick hook out of the user\'s path (default true).' }),
+  windowCalls: Type.Integer({ minimum: 5, maximum: 1000, description: 'How many recent calls are judged (default 20).' }),
+  failureRate: Type.Number({ minimum: 0.01, maximum: 1, description: 'Quarantined when at least this share of them failed (default 0.5).' }),
+  p95Ms: Nullable(Type.Integer({ minimum: 1, maximum: WEBHOOK_TIMEOUT_MAX_MS, description: 'Quarantined when their p95 duration is above this; null: 80 % of timeoutMs (default).' })),
+  coolDownSeconds: Type.Integer({ minimum: 1, maximum: 86_400, description: 'How long before a probe call may end the quarantine (default 60).' }),
+}, Closed);
+
 export const WebhookSettings = Type.Object({
   enabled: Type.Boolean(),
   ticketUpdates: Nullable(Executor),
@@ -233,6 +241,7 @@ export const WebhookSettings = Type.Object({
   failurePolicy: Enum(FAILURE_POLICIES),
   deliverLate: Type.Boolean({ description: 'A call that fails under policy `notify` is delivered again later with the same payload and webhook-id (header `deskhook-late: true`); its answer is recorded, never applied. Default true.' }),
   memo: Type.Object({ ticketUpdates: Nullable(HookMemo), newEmails: Nullable(HookMemo) }, { description: 'Per hook: an idempotent hook is not called again within memoSeconds for the same payload; its remembered answer is applied.' }),
+  quarantine: Quarantine,
   versions: Type.Optional(Type.Object({ ticketUpdates: Type.Optional(Type.Integer()), newEmails: Type.Optional(Type.Integer()) }, { description: 'Read only: the current version of each hook\'s executor.' })),
 });
 

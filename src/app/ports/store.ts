@@ -371,6 +371,24 @@ export interface HookVersion {
   note: string | null;
 }
 
+/** A synchronous hook taken out of the user's path until `until`; then a probe call may close it. */
+export interface HookQuarantine {
+  scope: string;
+  since: string;
+  until: string;
+  reason: string;
+}
+
+export interface HookQuarantineStore {
+  get(scope: string): Promise<HookQuarantine | null>;
+  /** Starts a quarantine unless one is on; true when this call started it. */
+  start(q: HookQuarantine): Promise<boolean>;
+  /** Moves the end of a quarantine (a probe failed). */
+  extend(scope: string, until: string): Promise<void>;
+  /** Ends it; true when there was one. */
+  end(scope: string): Promise<boolean>;
+}
+
 export interface HookVersionStore {
   /** Newest first. */
   list(scope: string): Promise<HookVersion[]>;
@@ -401,6 +419,8 @@ export interface WebhookInvocationStore {
   claimLate(now: string, lockUntil: string, holder: string, limit: number): Promise<WebhookInvocation[]>;
   /** Records where a late delivery stands after an attempt, and ends the lease. */
   updateLate(id: string, state: LateDelivery): Promise<void>;
+  /** The last `limit` real calls of the hook (no tests, late attempts, memoised or quarantined ones), newest first. */
+  recentCalls(emailAccountId: number, hook: WebhookInvocation['hook'], limit: number): Promise<Array<{ ok: boolean; durationMs: number }>>;
   /** The newest call of this hook since `since` with this memo key that was answered (ok or aborted), not itself memoised. */
   findMemo(emailAccountId: number, hook: WebhookInvocation['hook'], memoKey: string, since: string): Promise<WebhookInvocation | null>;
   /** Newest first. */
@@ -571,6 +591,7 @@ export interface ErpStore {
 export interface Store {
   readonly webhookInvocations: WebhookInvocationStore;
   readonly hookVersions: HookVersionStore;
+  readonly hookQuarantine: HookQuarantineStore;
   readonly tickets: TicketStore;
   readonly conversations: ConversationStore;
   readonly activity: ActivityStore;

@@ -10,6 +10,7 @@ import type { AppDeps } from '../deps.ts';
 import { openSigningSecrets } from '../email-accounts.ts';
 import type { LateDelivery, WebhookInvocation } from '../ports/store.ts';
 import { newInvocationId } from './invocation-id.ts';
+import { currentQuarantine, holds } from './quarantine.ts';
 
 /** How long a claimed late delivery stays with its worker: the longest hook timeout and a margin. */
 export const LATE_LEASE_MS = 60_000;
@@ -44,6 +45,12 @@ async function deliverOne(deps: AppDeps, original: WebhookInvocation): Promise<v
   const executor = webhooks?.enabled ? webhooks[original.hook] : null;
   if (!found || !webhooks || !executor) {
     await deps.store.webhookInvocations.updateLate(original.id, { ...state, status: 'failed', nextAttemptAt: null, lastError: 'the hook is no longer switched on or configured' });
+    return;
+  }
+  // Not while the hook is quarantined: the late attempt waits for the end of the cool-down (and counts nothing).
+  const quarantine = await currentQuarantine(deps, original.emailAccountId, original.hook);
+  if (holds(deps, quarantine)) {
+    await deps.store.webhookInvocations.updateLate(original.id, { ...state, nextAttemptAt: quarantine.until });
     return;
   }
   const secrets = openSigningSecrets(deps, found.sealed);

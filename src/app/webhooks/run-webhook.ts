@@ -8,7 +8,8 @@ import { openSigningSecrets } from '../email-accounts.ts';
 import { publish, type EventDraft } from '../record-change.ts';
 import { deliversLate, firstLateDelivery } from './deliver-late.ts';
 import { newInvocationId } from './invocation-id.ts';
-import type { SealedAccountSecrets, Store, WebhookInvocation } from '../ports/store.ts';
+import { afterCall, currentQuarantine, holds, judged, quarantinedMessage } from './quarantine.ts';
+import type { HookQuarantine, SealedAccountSecrets, Store, WebhookInvocation } from '../ports/store.ts';
 
 export type WebhookOutcome =
   | { kind: 'skipped' }
@@ -114,6 +115,11 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
     const parsed = earlier && sameVersion ? parseWebhookAnswer(earlier.output) : null;
     if (earlier && parsed?.ok) return memoized(deps, call, { invocationId, messageId, input, memoKey, earlier, answer: parsed.answer });
   }
+  const policy = call.policyOverride ?? webhooks.failurePolicy;
+  // A quarantined hook is not called while its cool-down lasts; the first call after it is the probe.
+  const judging = webhooks.quarantine.enabled && judged(call.trigger);
+  const quarantine = judging ? await currentQuarantine(deps, call.account.id, call.hook) : null;
+  if (holds(deps, quarantine)) return skipped(deps, call, { invocationId, messageId, input, policy, quarantine });
   const secrets = openSigningSecrets(deps, call.sealed);
   const run = await deps.executors.run(executor, input, {
     timeoutMs: webhooks.timeoutMs,
@@ -122,7 +128,6 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
     // A test from the settings screen must not take the worker kept for hooks a step waits on.
     lane: call.trigger === 'test' ? 'background' : 'interactive',
   });
-  const policy = call.policyOverride ?? webhooks.failurePolicy;
   let outcome: CalledWebhook['outcome'];
   if (!run.ok) {
     outcome = { kind: 'failed', invocationId, code: run.error!.code, message: run.error!.message, policy };
@@ -132,6 +137,7 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
       ? { kind: 'answered', invocationId, answer: parsed.answer }
       : { kind: 'failed', invocationId, code: 'invalid_answer', message: parsed.message, policy };
   }
+  if (judging) await afterCall(deps, call.account, call.hook, { ok: outcome.kind !== 'failed', durationMs: run.durationMs }, quarantine);
   const recorded = outcome.kind === 'failed' ? 'failed' : outcome.answer.abort ? 'aborted' : 'ok';
   if (call.trigger !== 'test') deps.telemetry?.webhookCalled(call.account.id, call.hook, call.trigger, recorded, run.durationMs);
   const record: WebhookInvocation = {
@@ -171,6 +177,33 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
     }
     : null;
   return { outcome, record, event, activity };
+}
+
+/** A call skipped because the hook is quarantined: a failure for the policy, recorded, delivered late under notify. */
+function skipped(
+  deps: AppDeps,
+  call: WebhookCall,
+  m: { invocationId: string; messageId: string; input: unknown; policy: 'notify' | 'block'; quarantine: HookQuarantine },
+): CalledWebhook {
+  const message = quarantinedMessage(m.quarantine);
+  const outcome: CalledWebhook['outcome'] = { kind: 'failed', invocationId: m.invocationId, code: 'quarantined', message, policy: m.policy };
+  const { webhooks } = call.account;
+  const record: WebhookInvocation = {
+    id: m.invocationId, emailAccountId: call.account.id, ticketId: call.ticketId, conversationId: call.conversationId,
+    hook: call.hook, trigger: call.trigger, userId: call.userId, outcome: 'failed', policyApplied: m.policy,
+    status: null, durationMs: 0, input: m.input, output: null, error: { code: 'quarantined', message }, logs: [],
+    createdAt: deps.clock.now().toISOString(), messageId: m.messageId, retryOf: null, hookVersion: webhooks.versions?.[call.hook] ?? null,
+    ...(m.policy === 'notify' && webhooks.deliverLate && deliversLate(call.trigger) ? { lateDelivery: firstLateDelivery(deps, undefined) } : {}),
+  };
+  const activity: NewActivity | null = call.ticketId !== null
+    ? {
+      ticketId: call.ticketId, field: 'webhook', from: null, to: 'failed',
+      actor: { type: 'system', reason: `webhook ${call.hook}` }, at: record.createdAt,
+      meta: { hook: call.hook, invocationId: m.invocationId, trigger: call.trigger, durationMs: 0, status: null, error: message, policy: m.policy, quarantined: true },
+    }
+    : null;
+  // One WebhookQuarantined was published when it began; a skipped call publishes nothing more.
+  return { outcome, record, event: null, activity };
 }
 
 /** An invocation answered from an earlier one: no call, the earlier answer, the log says so. */

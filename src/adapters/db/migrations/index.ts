@@ -17,6 +17,7 @@ import * as lateWebhooks from './0014-late-webhooks.ts';
 import * as webhookMemo from './0015-webhook-memo.ts';
 import * as eventHookThrottle from './0016-event-hook-throttle.ts';
 import * as hookVersions from './0017-hook-versions.ts';
+import * as hookQuarantine from './0018-hook-quarantine.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -39,6 +40,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0015-webhook-memo': webhookMemo,
   '0016-event-hook-throttle': eventHookThrottle,
   '0017-hook-versions': hookVersions,
+  '0018-hook-quarantine': hookQuarantine,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

@@ -8,6 +8,11 @@ import type { Database, EmailAccountsTable } from '../schema.ts';
 import { cursorAfter, pageOf } from './paging.ts';
 import { iso, isoOrNull, json, jsonOrNull, toJson, uniquely } from '../values.ts';
 
+function withWebhookDefaults(stored: WebhookSettings): WebhookSettings {
+  const defaults = defaultWebhookSettings();
+  return { ...defaults, ...stored, quarantine: { ...defaults.quarantine, ...stored.quarantine } };
+}
+
 function toAccount(r: Selectable<EmailAccountsTable>): EmailAccount {
   return {
     id: r.id,
@@ -16,7 +21,7 @@ function toAccount(r: Selectable<EmailAccountsTable>): EmailAccount {
     inbound: json<Inbound>(r.inbound),
     outbound: jsonOrNull<SmtpOutbound>(r.outbound),
     // Settings added since the account was saved take their defaults.
-    webhooks: { ...defaultWebhookSettings(), ...json<WebhookSettings>(r.webhooks) },
+    webhooks: withWebhookDefaults(json<WebhookSettings>(r.webhooks)),
     createdAt: iso(r.created_at),
     modifiedAt: iso(r.modified_at),
   };

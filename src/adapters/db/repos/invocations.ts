@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { HookVersion, HookVersionStore, InvocationFilter, LateDelivery, Page, PageRequest, WebhookInvocation, WebhookInvocationStore } from '../../../app/ports/store.ts';
+import type { HookQuarantine, HookQuarantineStore, HookVersion, HookVersionStore, InvocationFilter, LateDelivery, Page, PageRequest, WebhookInvocation, WebhookInvocationStore } from '../../../app/ports/store.ts';
 import type { Executor } from '../../../domain/executor.ts';
 import type { Capabilities } from '../dialect.ts';
 import type { Database, HookVersionsTable, WebhookInvocationsTable } from '../schema.ts';
@@ -53,6 +53,17 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
       .returningAll()
       .execute();
     return rows.map(toInvocation);
+  }
+
+  async recentCalls(emailAccountId: number, hook: WebhookInvocation['hook'], limit: number): Promise<Array<{ ok: boolean; durationMs: number }>> {
+    const rows = await this.db.selectFrom('webhook_invocations').select(['outcome', 'duration_ms', 'error'])
+      .where('email_account_id', '=', emailAccountId).where('hook', '=', hook)
+      .where('trigger', 'not in', ['test', 'retry']).where('late', '=', 0).where('memoized', '=', 0)
+      .orderBy('created_at', 'desc').limit(limit * 2).execute();
+    return rows
+      .filter((r) => jsonOrNull<{ code?: string }>(r.error)?.code !== 'quarantined')
+      .slice(0, limit)
+      .map((r) => ({ ok: r.outcome !== 'failed', durationMs: Number(r.duration_ms) }));
   }
 
   async findMemo(emailAccountId: number, hook: WebhookInvocation['hook'], memoKey: string, since: string): Promise<WebhookInvocation | null> {
@@ -123,5 +134,29 @@ export class HookVersionRepo implements HookVersionStore {
     await this.db.insertInto('hook_versions').values({
       scope: v.scope, version: v.version, executor: v.executor === null ? null : toJson(v.executor), changed_by: v.changedBy, changed_at: v.changedAt, note: v.note,
     }).execute();
+  }
+}
+
+export class HookQuarantineRepo implements HookQuarantineStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async get(scope: string): Promise<HookQuarantine | null> {
+    const r = await this.db.selectFrom('hook_quarantine').selectAll().where('scope', '=', scope).executeTakeFirst();
+    return r ? { scope: r.scope, since: iso(r.since), until: iso(r.until), reason: r.reason } : null;
+  }
+
+  async start(q: HookQuarantine): Promise<boolean> {
+    const r = await this.db.insertInto('hook_quarantine').values({ scope: q.scope, since: q.since, until: q.until, reason: q.reason })
+      .onConflict((oc) => oc.column('scope').doNothing()).returning('scope').executeTakeFirst();
+    return r !== undefined;
+  }
+
+  async extend(scope: string, until: string): Promise<void> {
+    await this.db.updateTable('hook_quarantine').set({ until }).where('scope', '=', scope).execute();
+  }
+
+  async end(scope: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('hook_quarantine').where('scope', '=', scope).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
   }
 }

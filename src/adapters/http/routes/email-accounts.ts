@@ -6,14 +6,16 @@ import {
   updateEmailAccount, type EmailAccountInput,
 } from '../../../app/email-accounts.ts';
 import {
-  Closed, DateTime, Email, EmailAccount, Executor, HookMemo, IdParams, Inbound, Nullable, Outbound, PageQuery, pageOf, Enum, withExecutorDefaults,
+  Closed, DateTime, Email, EmailAccount, Executor, HookMemo, IdParams, Quarantine, Inbound, Nullable, Outbound, PageQuery, pageOf, Enum, withExecutorDefaults,
 } from '../schemas.ts';
 import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../../domain/email-account.ts';
 import { HOOKS } from '../../../domain/webhook.ts';
 import { testWebhook } from '../../../app/webhooks/test-webhook.ts';
 import { retryInvocation } from '../../../app/webhooks/notify-only-hooks.ts';
+import { notFound } from '../../../app/errors.ts';
 import { principalOf } from '../plugins/auth.ts';
 import { compareHookVersions, getHookVersion, listHookVersions, webhookScope } from '../../../app/webhooks/hook-versions.ts';
+import { hookHealth, releaseQuarantine } from '../../../app/webhooks/quarantine.ts';
 
 const WebhooksIn = Type.Object({
   enabled: Type.Optional(Type.Boolean()),
@@ -23,6 +25,7 @@ const WebhooksIn = Type.Object({
   failurePolicy: Type.Optional(Enum(FAILURE_POLICIES)),
   deliverLate: Type.Optional(Type.Boolean({ description: 'Deliver the payload of a call that failed under policy `notify` again later (default true).' })),
   memo: Type.Optional(Type.Object({ ticketUpdates: Type.Optional(Nullable(HookMemo)), newEmails: Type.Optional(Nullable(HookMemo)) }, Closed)),
+  quarantine: Type.Optional(Type.Partial(Quarantine)),
 }, Closed);
 
 const AccountIn = Type.Object({
@@ -127,6 +130,14 @@ const Invocation = Type.Object({
   }, { description: 'For a failed call under policy notify: how the late delivery of its payload stands' }))),
 });
 
+const QuarantineOut = Type.Object({ scope: Type.String(), since: DateTime, until: DateTime, reason: Type.String() });
+const HookHealthOut = Type.Object({
+  hook: Enum(HOOKS), state: Enum(['healthy', 'quarantined', 'probing'] as const, { description: '`probing`: the cool-down is over; the next call decides' }),
+  quarantine: Nullable(QuarantineOut),
+  calls: Type.Integer({ description: 'Recent calls judged (at most quarantine.windowCalls)' }),
+  failureRate: Nullable(Type.Number()), p50Ms: Nullable(Type.Number()), p95Ms: Nullable(Type.Number()),
+});
+
 export const HookVersionOut = Type.Object({
   scope: Type.String(), version: Type.Integer(), executor: Nullable(Executor), changedBy: Nullable(Type.Integer({ description: 'The user who saved it' })),
   changedAt: DateTime, note: Nullable(Type.String({ description: 'e.g. "rollback to version 2"' })),
@@ -156,6 +167,27 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       params: HookParams, response: { 200: Type.Object({ invocationId: Nullable(Type.String()), outcome: Type.String(), answer: Type.Unknown(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })) }) },
     },
   }, async (request) => testWebhook(deps, request.params.id, request.params.hook, principalOf(request).user.id));
+
+  app.get('/email-accounts/:id/webhooks/health', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['email-accounts'], summary: 'Per hook: healthy, quarantined or probing; p50, p95 and failure rate over its recent calls',
+      params: IdParams, response: { 200: Type.Object({ items: Type.Array(HookHealthOut) }) },
+    },
+  }, async (request) => {
+    const found = await deps.store.emailAccounts.get(request.params.id);
+    if (!found) throw notFound('email account', request.params.id);
+    return { items: await hookHealth(deps, found.account) };
+  });
+
+  app.post('/email-accounts/:id/webhooks/:hook/release', {
+    config: { access: 'admin' },
+    schema: { tags: ['email-accounts'], summary: 'End the hook\'s quarantine now', params: HookParams, response: { 200: Type.Object({ released: Type.Boolean() }) } },
+  }, async (request) => {
+    const found = await deps.store.emailAccounts.get(request.params.id);
+    if (!found) throw notFound('email account', request.params.id);
+    return { released: await releaseQuarantine(deps, found.account, request.params.hook) };
+  });
 
   app.get('/email-accounts/:id/webhooks/:hook/versions', {
     config: { access: 'admin' },

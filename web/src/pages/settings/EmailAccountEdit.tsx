@@ -1,6 +1,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, ApiError, query } from '../../api.ts';
 import { CreateSecretInline } from '../../components/CreateSecret.tsx';
+import { HookHealthLine } from '../../components/HookHealth.tsx';
 import { ErrorNote, Field, useLoad } from '../../components/ui.tsx';
 import { formatDate, useLang, useT, type Texts } from '../../i18n.tsx';
 import { Link, navigate } from '../../router.tsx';
@@ -425,6 +426,7 @@ function HookEditor(props: {
     <fieldset className="card" data-hook={hook}>
       <legend><strong>{title}</strong></legend>
       <p className="hint" style={{ marginTop: 0 }}>{hook === 'newEmails' ? t('hookNewEmailsHint') : t('hookTicketUpdatesHint')}</p>
+      {accountId !== null && props.saved ? <HookHealthLine accountId={accountId} hook={hook} refresh={result ? 1 : 0} /> : null}
       <div className="row" role="radiogroup" aria-label={`${title}: ${t('hookType')}`}>
         {(['none', 'apiCall', 'sourceCode'] as const).map((kind) => (
           <label key={kind} className="row" style={{ gap: 4 }}>

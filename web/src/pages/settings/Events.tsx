@@ -10,7 +10,7 @@ import { Link, match, navigate, useLocation } from '../../router.tsx';
 // The catalogue of docs/events.md (the API has no route listing it).
 const EVENT_TYPES = [
   'TicketCreated', 'TicketUpdated', 'TicketResponse', 'ConversationCreated', 'EmailSent', 'EmailFailed',
-  'ContractLinked', 'WebhookFailed', 'ProfileCreated', 'ProfileUpdated', 'ProfileDeleted',
+  'ContractLinked', 'WebhookFailed', 'WebhookQuarantined', 'ProfileCreated', 'ProfileUpdated', 'ProfileDeleted',
   'CronMinute', 'CronHour', 'CronDay', 'CronWeek',
 ] as const;
 type EventType = (typeof EVENT_TYPES)[number];
