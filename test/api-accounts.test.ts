@@ -50,7 +50,7 @@ describe.each(BACKENDS)('email accounts API on %s', (kind) => {
   it('defaults the webhooks to off with notify, 10 s and late delivery', async () => {
     const res = await t.api('POST', '/api/v1/email-accounts', { name: 'Info', address: 'info@example.com', inbound: { type: 'smtp' } });
     expect(res.json().webhooks).toEqual({ enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: 10000, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null },
-      quarantine: { enabled: true, windowCalls: 20, failureRate: 0.5, p95Ms: null, coolDownSeconds: 60 },
+      quarantine: { enabled: true, windowCalls: 20, failureRate: 0.5, p95Ms: null, coolDownSeconds: 60 }, shadow: { ticketUpdates: null, newEmails: null },
     });
   });
 

@@ -100,6 +100,7 @@ if (missing) {
       expect(stored).toMatchObject({ name: 'Kundenservice', address: 'kundenservice@stadtwerke.example', inbound: { type: 'smtp' }, outbound: null });
       expect(stored.webhooks).toEqual({
         enabled: true, ticketUpdates: null, timeoutMs: 10000, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null }, quarantine: { enabled: true, windowCalls: 20, failureRate: 0.5, p95Ms: null, coolDownSeconds: 60 }, versions: { newEmails: 1 },
+        shadow: { ticketUpdates: null, newEmails: null },
         newEmails: { type: 'apiCall', url: `${receiver.url}/ok`, method: 'POST', headers: { 'X-Kennung': 'eins' } },
       });
       // The reloaded page shows it so.

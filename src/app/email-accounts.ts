@@ -68,6 +68,8 @@ function checkHookExecutors(deps: AppDeps, webhooks: Partial<WebhookSettings> | 
   return checkExecutorsOnSave(deps, [
     ['webhooks.ticketUpdates', webhooks?.ticketUpdates],
     ['webhooks.newEmails', webhooks?.newEmails],
+    ['webhooks.shadow.ticketUpdates', webhooks?.shadow?.ticketUpdates],
+    ['webhooks.shadow.newEmails', webhooks?.shadow?.newEmails],
   ]);
 }
 
@@ -92,6 +94,7 @@ export async function createEmailAccount(deps: AppDeps, input: EmailAccountInput
   const webhooks = {
     ...defaults, ...input.webhooks,
     memo: { ...defaults.memo, ...input.webhooks?.memo }, quarantine: { ...defaults.quarantine, ...input.webhooks?.quarantine },
+    shadow: { ...defaults.shadow, ...input.webhooks?.shadow },
   };
   checkWebhooks(webhooks);
   await checkHookExecutors(deps, input.webhooks);
@@ -140,6 +143,7 @@ export async function updateEmailAccount(
   const webhooks = {
     ...current.webhooks, ...patch.webhooks,
     memo: { ...current.webhooks.memo, ...patch.webhooks?.memo }, quarantine: { ...current.webhooks.quarantine, ...patch.webhooks?.quarantine },
+    shadow: { ...current.webhooks.shadow, ...patch.webhooks?.shadow },
   };
   checkWebhooks(webhooks);
   await checkHookExecutors(deps, patch.webhooks);

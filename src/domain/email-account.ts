@@ -50,6 +50,8 @@ export interface WebhookSettings {
    * to one it answered (see domain/webhook-memo.ts); its remembered answer is applied instead.
    */
   memo: { ticketUpdates: HookMemo | null; newEmails: HookMemo | null };
+  /** Per hook: a second executor run after the live one with the same input; recorded, compared, never applied. */
+  shadow: { ticketUpdates: Executor | null; newEmails: Executor | null };
   /** When a sick hook is taken out of the user's path (domain/hook-health.ts). */
   quarantine: QuarantineSettings;
   /** Read only: the version of each hook's executor (kept in hook_versions), named by every invocation. */
@@ -75,7 +77,7 @@ export interface EmailAccount {
 }
 
 export function defaultWebhookSettings(): WebhookSettings {
-  return { enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: WEBHOOK_TIMEOUT_DEFAULT_MS, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null }, quarantine: { ...DEFAULT_QUARANTINE } };
+  return { enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: WEBHOOK_TIMEOUT_DEFAULT_MS, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null }, quarantine: { ...DEFAULT_QUARANTINE }, shadow: { ticketUpdates: null, newEmails: null } };
 }
 
 export function normaliseAddress(address: string): string {

@@ -75,3 +75,40 @@ export function parseWebhookAnswer(output: unknown): { ok: true; answer: Webhook
   }
   return { ok: true, answer };
 }
+
+/** One field in which two answers differ (a dotted path such as `ticket.priority`). */
+export interface AnswerDifference {
+  field: string;
+  live: unknown;
+  shadow: unknown;
+}
+
+/** Null for "no answer" (the call failed). */
+function fieldsOf(answer: WebhookAnswer | null): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  if (!answer) return out;
+  out.set('abort', answer.abort);
+  out.set('message', answer.message);
+  out.set('note', answer.note);
+  out.set('spam', answer.spam);
+  for (const key of TICKET_KEYS) {
+    const value = answer.ticket?.[key];
+    out.set(`ticket.${key}`, Array.isArray(value) ? [...value].sort() : value ?? null);
+  }
+  return out;
+}
+
+/**
+ * What a shadow answer would have changed compared with the live one: every field of the answer
+ * (`abort`, `message`, `note`, `spam`, each `ticket.*`, tag lists compared as sets) that differs.
+ */
+export function compareAnswers(live: WebhookAnswer | null, shadow: WebhookAnswer | null): AnswerDifference[] {
+  const a = fieldsOf(live);
+  const b = fieldsOf(shadow);
+  const diffs: AnswerDifference[] = [];
+  for (const field of new Set([...a.keys(), ...b.keys()])) {
+    const [x, y] = [a.get(field) ?? null, b.get(field) ?? null];
+    if (JSON.stringify(x) !== JSON.stringify(y)) diffs.push({ field, live: x, shadow: y });
+  }
+  return diffs;
+}

@@ -350,6 +350,8 @@ export interface WebhookInvocationsTable {
   memo_key: string | null;
   memoized: Generated<number>;
   hook_version: number | null;
+  shadow: Generated<number>;
+  comparison: Json | null;
 }
 
 export interface HookQuarantineTable {

@@ -242,6 +242,7 @@ export const WebhookSettings = Type.Object({
   deliverLate: Type.Boolean({ description: 'A call that fails under policy `notify` is delivered again later with the same payload and webhook-id (header `deskhook-late: true`); its answer is recorded, never applied. Default true.' }),
   memo: Type.Object({ ticketUpdates: Nullable(HookMemo), newEmails: Nullable(HookMemo) }, { description: 'Per hook: an idempotent hook is not called again within memoSeconds for the same payload; its remembered answer is applied.' }),
   quarantine: Quarantine,
+  shadow: Type.Object({ ticketUpdates: Nullable(Executor), newEmails: Nullable(Executor) }, { description: 'Per hook: a second executor that gets every payload the live hook gets, after it answered; its answer is recorded and compared, never applied.' }),
   versions: Type.Optional(Type.Object({ ticketUpdates: Type.Optional(Type.Integer()), newEmails: Type.Optional(Type.Integer()) }, { description: 'Read only: the current version of each hook\'s executor.' })),
 });
 

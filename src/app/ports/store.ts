@@ -357,6 +357,16 @@ export interface WebhookInvocation {
   memoized?: boolean;
   /** The version of the hook's executor that ran (see HookVersionStore); null before versions were kept. */
   hookVersion?: number | null;
+  /** The run of the hook's shadow executor for the live call in `retryOf`: recorded, never applied. */
+  shadow?: boolean;
+  /** For a shadow run: its answer against the live one's. */
+  comparison?: ShadowComparison | null;
+}
+
+export interface ShadowComparison {
+  /** `agree`: the same answer; `differ`: see `wouldChange`; `failed`: the shadow failed; `liveFailed`: only the shadow answered. */
+  verdict: 'agree' | 'differ' | 'failed' | 'liveFailed';
+  wouldChange: Array<{ field: string; live: unknown; shadow: unknown }>;
 }
 
 /** One executor a hook has had. */
@@ -410,6 +420,8 @@ export interface InvocationFilter {
   ticketId?: number;
   hook?: WebhookInvocation['hook'];
   outcome?: WebhookInvocation['outcome'];
+  /** Only shadow runs (true) or only live calls (false). */
+  shadow?: boolean;
 }
 
 export interface WebhookInvocationStore {

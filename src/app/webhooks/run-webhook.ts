@@ -9,6 +9,7 @@ import { publish, type EventDraft } from '../record-change.ts';
 import { deliversLate, firstLateDelivery } from './deliver-late.ts';
 import { newInvocationId } from './invocation-id.ts';
 import { afterCall, currentQuarantine, holds, judged, quarantinedMessage } from './quarantine.ts';
+import { startShadowRun } from './shadow.ts';
 import type { HookQuarantine, SealedAccountSecrets, Store, WebhookInvocation } from '../ports/store.ts';
 
 export type WebhookOutcome =
@@ -151,6 +152,8 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
     ...(memoKey ? { memoKey } : {}),
     hookVersion: webhooks.versions?.[call.hook] ?? null,
   };
+  // The shadow executor, if any, gets the same payload now, off the user's path.
+  startShadowRun(deps, call, { record, answer: outcome.kind === 'answered' ? outcome.answer : null });
   // A step that went on without its hook's answer: the hook still gets the payload, later.
   if (outcome.kind === 'failed' && policy === 'notify' && webhooks.deliverLate && deliversLate(call.trigger)) {
     record.lateDelivery = firstLateDelivery(deps, run.retryAfter);

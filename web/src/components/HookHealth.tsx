@@ -54,3 +54,21 @@ export function HookHealthLine({ accountId, hook, refresh }: { accountId: number
     </p>
   );
 }
+
+const SHADOW_TEXTS: Texts<'summary'> = {
+  en: { summary: 'Shadow runs: {total} ({agree} agree, {differ} differ, {failed} failed)' },
+  de: { summary: 'Schattenläufe: {total} ({agree} gleich, {differ} anders, {failed} fehlgeschlagen)' },
+};
+
+/** Beside a hook with a shadow executor: how its recent answers compared with the live ones. */
+export function ShadowSummaryLine({ accountId, hook, refresh }: { accountId: number; hook: string; refresh: number }) {
+  const t = useT(SHADOW_TEXTS);
+  const [summary, setSummary] = useState<{ total: number; agree: number; differ: number; failed: number; liveFailed: number } | null>(null);
+  useEffect(() => {
+    let live = true;
+    api<typeof summary>('GET', `/email-accounts/${accountId}/webhooks/${hook}/shadow`).then((s) => { if (live) setSummary(s); }).catch(() => undefined);
+    return () => { live = false; };
+  }, [accountId, hook, refresh]);
+  if (!summary || summary.total === 0) return null;
+  return <p className="hint" data-testid={`shadow-${hook}`}>{t('summary', { ...summary, failed: summary.failed + summary.liveFailed })}</p>;
+}

@@ -18,6 +18,7 @@ import * as webhookMemo from './0015-webhook-memo.ts';
 import * as eventHookThrottle from './0016-event-hook-throttle.ts';
 import * as hookVersions from './0017-hook-versions.ts';
 import * as hookQuarantine from './0018-hook-quarantine.ts';
+import * as shadowRuns from './0019-shadow-runs.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -41,6 +42,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0016-event-hook-throttle': eventHookThrottle,
   '0017-hook-versions': hookVersions,
   '0018-hook-quarantine': hookQuarantine,
+  '0019-shadow-runs': shadowRuns,
 };
 
 export class DeskhookMigrations implements MigrationProvider {

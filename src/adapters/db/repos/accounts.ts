@@ -10,7 +10,7 @@ import { iso, isoOrNull, json, jsonOrNull, toJson, uniquely } from '../values.ts
 
 function withWebhookDefaults(stored: WebhookSettings): WebhookSettings {
   const defaults = defaultWebhookSettings();
-  return { ...defaults, ...stored, quarantine: { ...defaults.quarantine, ...stored.quarantine } };
+  return { ...defaults, ...stored, quarantine: { ...defaults.quarantine, ...stored.quarantine }, shadow: { ...defaults.shadow, ...stored.shadow } };
 }
 
 function toAccount(r: Selectable<EmailAccountsTable>): EmailAccount {

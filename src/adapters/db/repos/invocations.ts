@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { HookQuarantine, HookQuarantineStore, HookVersion, HookVersionStore, InvocationFilter, LateDelivery, Page, PageRequest, WebhookInvocation, WebhookInvocationStore } from '../../../app/ports/store.ts';
+import type { HookQuarantine, HookQuarantineStore, HookVersion, HookVersionStore, ShadowComparison, InvocationFilter, LateDelivery, Page, PageRequest, WebhookInvocation, WebhookInvocationStore } from '../../../app/ports/store.ts';
 import type { Executor } from '../../../domain/executor.ts';
 import type { Capabilities } from '../dialect.ts';
 import type { Database, HookVersionsTable, WebhookInvocationsTable } from '../schema.ts';
@@ -17,6 +17,7 @@ function toInvocation(r: Selectable<WebhookInvocationsTable>): WebhookInvocation
     ...(Number(r.memoized) === 1 ? { memoized: true } : {}),
     memoKey: r.memo_key,
     hookVersion: r.hook_version,
+    ...(Number(r.shadow) === 1 ? { shadow: true, comparison: jsonOrNull<ShadowComparison>(r.comparison) } : {}),
     lateDelivery: r.late_status === null ? null : {
       status: r.late_status as LateDelivery['status'], attempts: Number(r.late_attempts),
       nextAttemptAt: r.late_next_at === null ? null : iso(r.late_next_at), lastError: r.late_error,
@@ -34,6 +35,7 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
       input: toJson(i.input), output: i.output === undefined ? null : toJson(i.output), error: i.error ? toJson(i.error) : null,
       logs: toJson(i.logs ?? []), created_at: i.createdAt, message_id: i.messageId, retry_of: i.retryOf,
       late: i.late ? 1 : 0, memo_key: i.memoKey ?? null, memoized: i.memoized ? 1 : 0, hook_version: i.hookVersion ?? null,
+      shadow: i.shadow ? 1 : 0, comparison: i.comparison ? toJson(i.comparison) : null,
       ...(i.lateDelivery ? {
         late_status: i.lateDelivery.status, late_attempts: i.lateDelivery.attempts, late_next_at: i.lateDelivery.nextAttemptAt, late_error: i.lateDelivery.lastError,
       } : {}),
@@ -58,7 +60,7 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
   async recentCalls(emailAccountId: number, hook: WebhookInvocation['hook'], limit: number): Promise<Array<{ ok: boolean; durationMs: number }>> {
     const rows = await this.db.selectFrom('webhook_invocations').select(['outcome', 'duration_ms', 'error'])
       .where('email_account_id', '=', emailAccountId).where('hook', '=', hook)
-      .where('trigger', 'not in', ['test', 'retry']).where('late', '=', 0).where('memoized', '=', 0)
+      .where('trigger', 'not in', ['test', 'retry']).where('late', '=', 0).where('memoized', '=', 0).where('shadow', '=', 0)
       .orderBy('created_at', 'desc').limit(limit * 2).execute();
     return rows
       .filter((r) => jsonOrNull<{ code?: string }>(r.error)?.code !== 'quarantined')
@@ -69,7 +71,7 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
   async findMemo(emailAccountId: number, hook: WebhookInvocation['hook'], memoKey: string, since: string): Promise<WebhookInvocation | null> {
     const r = await this.db.selectFrom('webhook_invocations').selectAll()
       .where('email_account_id', '=', emailAccountId).where('hook', '=', hook).where('memo_key', '=', memoKey)
-      .where('created_at', '>=', since).where('outcome', 'in', ['ok', 'aborted']).where('memoized', '=', 0).where('late', '=', 0)
+      .where('created_at', '>=', since).where('outcome', 'in', ['ok', 'aborted']).where('memoized', '=', 0).where('late', '=', 0).where('shadow', '=', 0)
       .orderBy('created_at', 'desc').limit(1).executeTakeFirst();
     return r ? toInvocation(r) : null;
   }
@@ -92,6 +94,7 @@ export class WebhookInvocationRepo implements WebhookInvocationStore {
     if (filter.ticketId !== undefined) q = q.where('ticket_id', '=', filter.ticketId);
     if (filter.hook) q = q.where('hook', '=', filter.hook);
     if (filter.outcome) q = q.where('outcome', '=', filter.outcome);
+    if (filter.shadow !== undefined) q = q.where('shadow', '=', filter.shadow ? 1 : 0);
     if (page.cursor) {
       const c = decodeCursor(page.cursor);
       if (!c || typeof c.at !== 'string' || typeof c.id !== 'string') throw new AppError('validation_failed', 'cursor is not valid');

@@ -16,6 +16,9 @@ import { notFound } from '../../../app/errors.ts';
 import { principalOf } from '../plugins/auth.ts';
 import { compareHookVersions, getHookVersion, listHookVersions, webhookScope } from '../../../app/webhooks/hook-versions.ts';
 import { hookHealth, releaseQuarantine } from '../../../app/webhooks/quarantine.ts';
+import { replayHook, shadowSummary } from '../../../app/webhooks/shadow.ts';
+import { checkExecutorsOnSave } from '../../../app/executor-check.ts';
+import type { Executor as ExecutorValue } from '../../../domain/executor.ts';
 
 const WebhooksIn = Type.Object({
   enabled: Type.Optional(Type.Boolean()),
@@ -26,6 +29,7 @@ const WebhooksIn = Type.Object({
   deliverLate: Type.Optional(Type.Boolean({ description: 'Deliver the payload of a call that failed under policy `notify` again later (default true).' })),
   memo: Type.Optional(Type.Object({ ticketUpdates: Type.Optional(Nullable(HookMemo)), newEmails: Type.Optional(Nullable(HookMemo)) }, Closed)),
   quarantine: Type.Optional(Type.Partial(Quarantine)),
+  shadow: Type.Optional(Type.Object({ ticketUpdates: Type.Optional(Nullable(Executor)), newEmails: Type.Optional(Nullable(Executor)) }, Closed)),
 }, Closed);
 
 const AccountIn = Type.Object({
@@ -62,6 +66,12 @@ function normaliseInput<T extends Partial<EmailAccountInput>>(given: T): T {
       ...webhooks,
       ...(webhooks.ticketUpdates !== undefined ? { ticketUpdates: fill(webhooks.ticketUpdates) } : {}),
       ...(webhooks.newEmails !== undefined ? { newEmails: fill(webhooks.newEmails) } : {}),
+      ...(webhooks.shadow ? {
+        shadow: {
+          ...(webhooks.shadow.ticketUpdates !== undefined ? { ticketUpdates: fill(webhooks.shadow.ticketUpdates) } : {}),
+          ...(webhooks.shadow.newEmails !== undefined ? { newEmails: fill(webhooks.shadow.newEmails) } : {}),
+        } as NonNullable<typeof webhooks.shadow>,
+      } : {}),
     },
   };
 }
@@ -114,6 +124,16 @@ const InvocationQuery = Type.Object({
   ticketId: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
 }, Closed);
 
+const Comparison = Type.Object({
+  verdict: Enum(['agree', 'differ', 'failed', 'liveFailed'] as const, { description: '`failed`: the shadow failed; `liveFailed`: only the shadow answered' }),
+  wouldChange: Type.Array(Type.Object({ field: Type.String(), live: Type.Unknown(), shadow: Type.Unknown() })),
+});
+const ShadowSummaryOut = Type.Object({ total: Type.Integer(), agree: Type.Integer(), differ: Type.Integer(), failed: Type.Integer(), liveFailed: Type.Integer() });
+const ReplayItem = Type.Object({
+  invocationId: Type.String({ description: 'The recorded call whose input was replayed' }), createdAt: DateTime, comparison: Comparison,
+  error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+});
+
 const Invocation = Type.Object({
   id: Type.String(), emailAccountId: Type.Integer(), ticketId: Nullable(Type.Integer()), conversationId: Nullable(Type.Integer()),
   hook: Enum(HOOKS), trigger: Type.String(), userId: Nullable(Type.Integer()), outcome: Enum(['ok', 'aborted', 'failed'] as const),
@@ -124,6 +144,8 @@ const Invocation = Type.Object({
   retryOf: Nullable(Type.String({ description: 'For a manual retry or a late attempt: the invocation it resent' })),
   late: Type.Optional(Type.Boolean({ description: 'A late attempt: the payload of a failed call delivered again; its answer was recorded, never applied' })),
   memoized: Type.Optional(Type.Boolean({ description: 'Answered from memory: an idempotent hook had answered the same payload (the invocation in retryOf); no call was made' })),
+  shadow: Type.Optional(Type.Boolean({ description: 'The run of the shadow executor for the live call in retryOf: recorded, never applied' })),
+  comparison: Type.Optional(Nullable(Comparison)),
   hookVersion: Type.Optional(Nullable(Type.Integer({ description: 'The version of the hook\'s executor that ran (GET …/webhooks/{hook}/versions)' }))),
   lateDelivery: Type.Optional(Nullable(Type.Object({
     status: Enum(['pending', 'succeeded', 'failed'] as const), attempts: Type.Integer(), nextAttemptAt: Nullable(DateTime), lastError: Nullable(Type.String()),
@@ -187,6 +209,33 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     const found = await deps.store.emailAccounts.get(request.params.id);
     if (!found) throw notFound('email account', request.params.id);
     return { released: await releaseQuarantine(deps, found.account, request.params.hook) };
+  });
+
+  app.get('/email-accounts/:id/webhooks/:hook/shadow', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['email-accounts'], summary: 'How the hook\'s shadow runs compared with the live answers: agree, differ, failed',
+      params: HookParams, response: { 200: ShadowSummaryOut },
+    },
+  }, async (request) => {
+    await getEmailAccount(deps, request.params.id);
+    return shadowSummary(deps, request.params.id, request.params.hook);
+  });
+
+  app.post('/email-accounts/:id/webhooks/:hook/replay', {
+    config: { access: 'admin' },
+    schema: {
+      tags: ['email-accounts'], summary: 'Run an unsaved executor against the last recorded payloads of the hook and compare its answers with the recorded ones (nothing is recorded or applied)',
+      params: HookParams,
+      body: Type.Object({ executor: Executor, count: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) }, Closed),
+      response: { 200: Type.Object({ items: Type.Array(ReplayItem), summary: ShadowSummaryOut }) },
+    },
+  }, async (request) => {
+    const found = await deps.store.emailAccounts.get(request.params.id);
+    if (!found) throw notFound('email account', request.params.id);
+    const executor = withExecutorDefaults(request.body.executor) as ExecutorValue;
+    await checkExecutorsOnSave(deps, [['executor', executor]]);
+    return replayHook(deps, found, request.params.hook, executor, request.body.count ?? 20);
   });
 
   app.get('/email-accounts/:id/webhooks/:hook/versions', {

@@ -1,7 +1,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, ApiError, query } from '../../api.ts';
 import { CreateSecretInline } from '../../components/CreateSecret.tsx';
-import { HookHealthLine } from '../../components/HookHealth.tsx';
+import { HookHealthLine, ShadowSummaryLine } from '../../components/HookHealth.tsx';
 import { ErrorNote, Field, useLoad } from '../../components/ui.tsx';
 import { formatDate, useLang, useT, type Texts } from '../../i18n.tsx';
 import { Link, navigate } from '../../router.tsx';
@@ -15,7 +15,7 @@ const TEXTS: Texts<
   | 'language' | 'codeHint' | 'test' | 'testing' | 'testSaveFirst' | 'testUnsaved' | 'timeout' | 'timeoutHint' | 'policy' | 'policyNotify' | 'policyBlock' | 'policyHint'
   | 'result' | 'outcome' | 'status' | 'duration' | 'answer' | 'output' | 'error' | 'logs' | 'invocation' | 'noLogs'
   | 'signing' | 'signingHint' | 'reveal' | 'hide' | 'rotate' | 'confirmRotate' | 'rotated' | 'previous' | 'previousUntil' | 'secretLabel'
-  | 'lateAttempt' | 'lateDelivery' | 'memoized' | 'log' | 'logHint' | 'filterHook' | 'filterOutcome' | 'filterTicket' | 'all' | 'refresh' | 'time' | 'trigger' | 'ticket' | 'details' | 'hideDetails'
+  | 'lateAttempt' | 'lateDelivery' | 'memoized' | 'shadow' | 'log' | 'logHint' | 'filterHook' | 'filterOutcome' | 'filterTicket' | 'all' | 'refresh' | 'time' | 'trigger' | 'ticket' | 'details' | 'hideDetails'
   | 'runAgain' | 'running' | 'retried' | 'noInvocations' | 'next' | 'prev' | 'input' | 'fixFields'
   | 'errUrl' | 'errHeader' | 'errCode' | 'errPort' | 'errTimeout' | 'errRequired'
 > = {
@@ -44,7 +44,7 @@ const TEXTS: Texts<
     signing: 'Signing secret', signingHint: 'Receivers verify the webhook-signature header with it (Standard Webhooks).', reveal: 'Reveal', hide: 'Hide',
     rotate: 'Rotate', confirmRotate: 'Make a new signing secret? The current one stays valid for 24 hours.', rotated: 'New secret made; the previous one stays valid until {at}.',
     previous: 'Previous secret', previousUntil: 'valid until {at}', secretLabel: 'Signing secret (masked until revealed)',
-    lateAttempt: 'late', memoized: 'from memory', lateDelivery: 'late delivery: {status} after {attempts} attempts',
+    lateAttempt: 'late', memoized: 'from memory', shadow: 'shadow: {verdict}', lateDelivery: 'late delivery: {status} after {attempts} attempts',
     log: 'Invocation log', logHint: 'Every call of the hooks, newest first.', filterHook: 'Hook', filterOutcome: 'Outcome', filterTicket: 'Ticket number', all: 'all',
     refresh: 'Refresh', time: 'Time', trigger: 'Trigger', ticket: 'Ticket', details: 'Details', hideDetails: 'Hide details',
     runAgain: 'Run again', running: 'Running …', retried: 'Ran again: {outcome}', noInvocations: 'No invocations.', next: 'Next page', prev: 'Previous page',
@@ -78,7 +78,7 @@ const TEXTS: Texts<
     rotate: 'Erneuern', confirmRotate: 'Neuen Signaturschlüssel erzeugen? Der bisherige bleibt 24 Stunden gültig.', rotated: 'Neuer Schlüssel erzeugt; der bisherige gilt bis {at}.',
     previous: 'Bisheriger Schlüssel', previousUntil: 'gültig bis {at}', secretLabel: 'Signaturschlüssel (verdeckt bis zum Anzeigen)',
     log: 'Aufrufprotokoll', logHint: 'Jeder Aufruf der Hooks, neueste zuerst.', filterHook: 'Hook', filterOutcome: 'Ergebnis', filterTicket: 'Ticketnummer', all: 'alle',
-    lateAttempt: 'verspätet', memoized: 'aus dem Gedächtnis', lateDelivery: 'verspätete Zustellung: {status} nach {attempts} Versuchen',
+    lateAttempt: 'verspätet', memoized: 'aus dem Gedächtnis', shadow: 'Schatten: {verdict}', lateDelivery: 'verspätete Zustellung: {status} nach {attempts} Versuchen',
     refresh: 'Aktualisieren', time: 'Zeit', trigger: 'Auslöser', ticket: 'Ticket', details: 'Details', hideDetails: 'Details verbergen',
     runAgain: 'Erneut ausführen', running: 'Läuft …', retried: 'Erneut ausgeführt: {outcome}', noInvocations: 'Keine Aufrufe.', next: 'Nächste Seite', prev: 'Vorige Seite',
     input: 'Eingabe', fixFields: 'Bitte korrigieren Sie die markierten Felder.',
@@ -118,7 +118,8 @@ interface Invocation {
   id: string; emailAccountId: number; ticketId: number | null; conversationId: number | null; hook: Hook; trigger: string; userId: number | null;
   outcome: 'ok' | 'aborted' | 'failed'; policyApplied: 'notify' | 'block' | null; status: number | null; durationMs: number;
   input: unknown; output: unknown; error: { code: string; message: string } | null; logs: unknown; createdAt: string;
-  retryOf?: string | null; late?: boolean; memoized?: boolean; hookVersion?: number | null;
+  retryOf?: string | null; late?: boolean; memoized?: boolean; hookVersion?: number | null; shadow?: boolean;
+  comparison?: { verdict: 'agree' | 'differ' | 'failed' | 'liveFailed'; wouldChange: Array<{ field: string; live: unknown; shadow: unknown }> } | null;
   lateDelivery?: { status: 'pending' | 'succeeded' | 'failed'; attempts: number; nextAttemptAt: string | null; lastError: string | null } | null;
 }
 
@@ -427,6 +428,7 @@ function HookEditor(props: {
       <legend><strong>{title}</strong></legend>
       <p className="hint" style={{ marginTop: 0 }}>{hook === 'newEmails' ? t('hookNewEmailsHint') : t('hookTicketUpdatesHint')}</p>
       {accountId !== null && props.saved ? <HookHealthLine accountId={accountId} hook={hook} refresh={result ? 1 : 0} /> : null}
+      {accountId !== null && props.saved ? <ShadowSummaryLine accountId={accountId} hook={hook} refresh={result ? 1 : 0} /> : null}
       <div className="row" role="radiogroup" aria-label={`${title}: ${t('hookType')}`}>
         {(['none', 'apiCall', 'sourceCode'] as const).map((kind) => (
           <label key={kind} className="row" style={{ gap: 4 }}>
@@ -653,6 +655,11 @@ function InvocationRows(props: {
           {inv.trigger}
           {inv.late ? <span className="muted" title={inv.retryOf ?? undefined}> · {t('lateAttempt')}</span> : null}
           {inv.memoized ? <span className="muted" title={inv.retryOf ?? undefined}> · {t('memoized')}</span> : null}
+          {inv.shadow ? (
+            <span className={inv.comparison?.verdict === 'agree' ? 'muted' : 'warning'} title={(inv.comparison?.wouldChange ?? []).map((d) => `${d.field}: ${JSON.stringify(d.live)} → ${JSON.stringify(d.shadow)}`).join('\n') || undefined}>
+              {' · '}{t('shadow', { verdict: inv.comparison?.verdict ?? '?' })}
+            </span>
+          ) : null}
         </td>
         <td>{inv.ticketId !== null ? <Link to={`/tickets/${inv.ticketId}`}>#{inv.ticketId}</Link> : <span className="muted">–</span>}</td>
         <td><span className={cls} style={cls ? { padding: '0 4px' } : undefined}>{inv.outcome}</span>{inv.policyApplied ? <span className="muted"> ({inv.policyApplied})</span> : null}
