@@ -1,13 +1,13 @@
 import {
-  defaultWebhookSettings, normaliseAddress, WEBHOOK_TIMEOUT_MAX_MS,
+  defaultWebhookSettings, mergeWebhookSettings, normaliseAddress, WEBHOOK_TIMEOUT_MAX_MS,
   type EmailAccount, type ImapInbound, type Inbound, type SmtpInbound, type SmtpOutbound, type WebhookSettings,
 } from '../domain/email-account.ts';
-import { HOOKS } from '../domain/webhook.ts';
+import { HOOKS, type Hook } from '../domain/webhook.ts';
 import type { AppDeps } from './deps.ts';
 import { AppError, notFound } from './errors.ts';
 import { checkExecutorsOnSave } from './executor-check.ts';
 import { DuplicateKeyError, type Page, type PageRequest, type SealedAccountSecrets, type Store } from './ports/store.ts';
-import { recordHookVersion, webhookScope } from './webhooks/hook-versions.ts';
+import { getHookVersion, recordHookVersion, webhookScope } from './webhooks/hook-versions.ts';
 
 /** An email account as the API shows it: passwords replaced by whether one is set. */
 export interface EmailAccountView extends Omit<EmailAccount, 'inbound' | 'outbound'> {
@@ -73,6 +73,13 @@ function checkHookExecutors(deps: AppDeps, webhooks: Partial<WebhookSettings> | 
   ]);
 }
 
+/** Makes an earlier version the hook's executor again; it is checked and kept as a new version. */
+export async function rollbackWebhook(deps: AppDeps, id: number, hook: Hook, version: number, actorId: number | null): Promise<EmailAccountView> {
+  await accountWithSecrets(deps, id);
+  const old = await getHookVersion(deps, webhookScope(id, hook), version);
+  return updateEmailAccount(deps, id, { webhooks: { [hook]: old.executor } }, actorId, `rollback to version ${version}`);
+}
+
 /** Versions of the hooks a request set (null when it set none). */
 async function recordVersions(
   tx: Store, deps: AppDeps, accountId: number, webhooks: WebhookSettings, given: Partial<WebhookSettings> | undefined, actorId: number | null, note: string | null = null,
@@ -90,12 +97,7 @@ const taken = (address: string) => new AppError('conflict', `an email account wi
 
 export async function createEmailAccount(deps: AppDeps, input: EmailAccountInput, actorId: number | null = null): Promise<EmailAccountView> {
   const now = deps.clock.now().toISOString();
-  const defaults = defaultWebhookSettings();
-  const webhooks = {
-    ...defaults, ...input.webhooks,
-    memo: { ...defaults.memo, ...input.webhooks?.memo }, quarantine: { ...defaults.quarantine, ...input.webhooks?.quarantine },
-    shadow: { ...defaults.shadow, ...input.webhooks?.shadow },
-  };
+  const webhooks = mergeWebhookSettings(defaultWebhookSettings(), input.webhooks);
   checkWebhooks(webhooks);
   await checkHookExecutors(deps, input.webhooks);
   const outbound = input.outbound ?? null;
@@ -120,6 +122,13 @@ export async function createEmailAccount(deps: AppDeps, input: EmailAccountInput
   }
 }
 
+/** The account with its sealed secrets, for use cases that run its hooks; 404 when there is none. */
+export async function accountWithSecrets(deps: AppDeps, id: number): Promise<{ account: EmailAccount; sealed: SealedAccountSecrets }> {
+  const found = await deps.store.emailAccounts.get(id);
+  if (!found) throw notFound('email account', id);
+  return found;
+}
+
 export async function getEmailAccount(deps: AppDeps, id: number): Promise<EmailAccountView> {
   const found = await deps.store.emailAccounts.get(id);
   if (!found) throw notFound('email account', id);
@@ -140,11 +149,7 @@ export async function updateEmailAccount(
   const current = found.account;
   const inbound = patch.inbound ?? current.inbound;
   const outbound = patch.outbound === undefined ? current.outbound : patch.outbound;
-  const webhooks = {
-    ...current.webhooks, ...patch.webhooks,
-    memo: { ...current.webhooks.memo, ...patch.webhooks?.memo }, quarantine: { ...current.webhooks.quarantine, ...patch.webhooks?.quarantine },
-    shadow: { ...current.webhooks.shadow, ...patch.webhooks?.shadow },
-  };
+  const webhooks = mergeWebhookSettings(current.webhooks, patch.webhooks);
   checkWebhooks(webhooks);
   await checkHookExecutors(deps, patch.webhooks);
   const sealed = sealSecrets(deps, { inbound, outbound }, found.sealed);
@@ -196,6 +201,15 @@ export function openSigningSecrets(
     previousSigningSecret: live && s.previousSigningSecret ? deps.secretBox.open(s.previousSigningSecret) : null,
     previousExpiresAt: live ? s.previousSigningSecretExpiresAt : null,
   };
+}
+
+/** The secrets a request is signed with: the current one, and the previous one while it still counts. */
+export function signingKeys(
+  deps: Pick<AppDeps, 'secretBox' | 'clock'>,
+  s: Pick<SealedAccountSecrets, 'signingSecret' | 'previousSigningSecret' | 'previousSigningSecretExpiresAt'>,
+): string[] {
+  const open = openSigningSecrets(deps, s);
+  return [open.signingSecret, ...(open.previousSigningSecret ? [open.previousSigningSecret] : [])];
 }
 
 export async function rotateSigningSecret(deps: AppDeps, id: number): Promise<SigningSecrets> {

@@ -80,6 +80,19 @@ export function defaultWebhookSettings(): WebhookSettings {
   return { enabled: false, ticketUpdates: null, newEmails: null, timeoutMs: WEBHOOK_TIMEOUT_DEFAULT_MS, failurePolicy: 'notify', deliverLate: true, memo: { ticketUpdates: null, newEmails: null }, quarantine: { ...DEFAULT_QUARANTINE }, shadow: { ticketUpdates: null, newEmails: null } };
 }
 
+/**
+ * Settings with `patch` laid over `base`, the nested objects (`memo`, `quarantine`, `shadow`)
+ * key by key: what a request or an older stored account leaves out keeps its value.
+ */
+export function mergeWebhookSettings(base: WebhookSettings, patch: Partial<WebhookSettings> | undefined): WebhookSettings {
+  return {
+    ...base, ...patch,
+    memo: { ...base.memo, ...patch?.memo },
+    quarantine: { ...base.quarantine, ...patch?.quarantine },
+    shadow: { ...base.shadow, ...patch?.shadow },
+  };
+}
+
 export function normaliseAddress(address: string): string {
   return address.trim().toLowerCase();
 }

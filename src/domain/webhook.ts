@@ -1,3 +1,4 @@
+import { sameJson } from './json.ts';
 import { TICKET_PRIORITIES, TICKET_STATUSES, type TicketPatch } from './ticket.ts';
 
 export const HOOKS = ['newEmails', 'ticketUpdates'] as const;
@@ -108,7 +109,7 @@ export function compareAnswers(live: WebhookAnswer | null, shadow: WebhookAnswer
   const diffs: AnswerDifference[] = [];
   for (const field of new Set([...a.keys(), ...b.keys()])) {
     const [x, y] = [a.get(field) ?? null, b.get(field) ?? null];
-    if (JSON.stringify(x) !== JSON.stringify(y)) diffs.push({ field, live: x, shadow: y });
+    if (!sameJson(x, y)) diffs.push({ field, live: x, shadow: y });
   }
   return diffs;
 }

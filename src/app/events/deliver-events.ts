@@ -3,7 +3,7 @@ import {
   classifyAttempt, envelopeOf, nextRetryDelayMs, parseRetryAfter, type AttemptOutcome, type DeliveryStatus, type DisabledReason, type EventHook,
 } from '../../domain/event-hook.ts';
 import { DEFAULT_EVENT_SETTINGS, type AppDeps } from '../deps.ts';
-import { openSigningSecrets } from '../email-accounts.ts';
+import { signingKeys } from '../email-accounts.ts';
 import { adminIds, notify } from '../notifications.ts';
 import type { ExecutorRun } from '../ports/executor-runner.ts';
 import { continueTrace } from '../trace-context.ts';
@@ -55,7 +55,7 @@ export async function claimDeliveries(deps: AppDeps, holder: string, limit: numb
     // A secret that does not open fails that hook's attempts (below), never the whole batch.
     let signing: string[] | undefined;
     try {
-      signing = signingSecrets(deps, h.sealed);
+      signing = signingKeys(deps, h.sealed);
     } catch {
       signing = undefined;
     }
@@ -113,11 +113,6 @@ async function withinHookLimits(deps: AppDeps, holder: string, claimed: ClaimedD
   return claimed.filter((c) => !given.has(c.delivery.id));
 }
 
-function signingSecrets(deps: AppDeps, sealed: SealedHookSecrets): string[] {
-  const s = openSigningSecrets(deps, sealed);
-  return [s.signingSecret, ...(s.previousSigningSecret ? [s.previousSigningSecret] : [])];
-}
-
 const DISABLED_MESSAGES: Record<Exclude<DisabledReason, 'manual'>, string> = {
   gone: 'its receiver answered 410 Gone',
   failing: 'every delivery has failed for too long',
@@ -150,7 +145,7 @@ export async function attemptDelivery(deps: AppDeps, claimed: ClaimedDelivery, t
   const startedAt = deps.clock.now();
   let secrets: string[] | null;
   try {
-    secrets = target.signing ?? signingSecrets(deps, target.sealed);
+    secrets = target.signing ?? signingKeys(deps, target.sealed);
   } catch {
     secrets = null;
   }

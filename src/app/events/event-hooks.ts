@@ -8,7 +8,7 @@ import { newSigningSecret, openSigningSecrets, SIGNING_SECRET_OVERLAP_MS, type S
 import { AppError, notFound } from '../errors.ts';
 import type { Page, PageRequest, SealedHookSecrets, Store } from '../ports/store.ts';
 import { checkExecutorsOnSave } from '../executor-check.ts';
-import { eventHookScope, recordHookVersion } from '../webhooks/hook-versions.ts';
+import { eventHookScope, getHookVersion, recordHookVersion } from '../webhooks/hook-versions.ts';
 
 export interface EventHookInput {
   name: string;
@@ -106,6 +106,14 @@ export async function updateEventHook(deps: AppDeps, id: number, patch: Partial<
     if (fields.executor !== undefined) await recordHookVersion(tx, deps, eventHookScope(id), hook.executor, actorId, note);
     return hook;
   });
+}
+
+/** Makes an earlier version the hook's executor again; it is checked and kept as a new version. */
+export async function rollbackEventHook(deps: AppDeps, id: number, version: number, actorId: number | null): Promise<EventHook> {
+  await load(deps, id);
+  const old = await getHookVersion(deps, eventHookScope(id), version);
+  if (!old.executor) throw notFound('hook version with an executor', version);
+  return updateEventHook(deps, id, { executor: old.executor }, actorId, `rollback to version ${version}`);
 }
 
 export async function deleteEventHook(deps: AppDeps, id: number): Promise<void> {

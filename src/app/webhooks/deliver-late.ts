@@ -5,11 +5,9 @@
 // and records each answer as an invocation of its own. An answer is never applied: the moment it
 // was for has passed.
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, nextRetryDelayMs, parseRetryAfter } from '../../domain/event-hook.ts';
-import { parseWebhookAnswer } from '../../domain/webhook.ts';
 import type { AppDeps } from '../deps.ts';
-import { openSigningSecrets } from '../email-accounts.ts';
 import type { LateDelivery, WebhookInvocation } from '../ports/store.ts';
-import { newInvocationId } from './invocation-id.ts';
+import { answerOf, newInvocationId, runHookExecutor } from './hook-call.ts';
 import { currentQuarantine, holds } from './quarantine.ts';
 
 /** How long a claimed late delivery stays with its worker: the longest hook timeout and a margin. */
@@ -53,16 +51,10 @@ async function deliverOne(deps: AppDeps, original: WebhookInvocation): Promise<v
     await deps.store.webhookInvocations.updateLate(original.id, { ...state, nextAttemptAt: quarantine.until });
     return;
   }
-  const secrets = openSigningSecrets(deps, found.sealed);
-  const run = await deps.executors.run(executor, original.input, {
-    timeoutMs: webhooks.timeoutMs,
-    signing: { id: original.messageId, secrets: [secrets.signingSecret, ...(secrets.previousSigningSecret ? [secrets.previousSigningSecret] : [])] },
-    cacheScope: `webhook:${original.emailAccountId}:${original.hook}`,
-    lane: 'background',
-    headers: { 'deskhook-late': 'true' },
+  const run = await runHookExecutor(deps, found, original.hook, executor, original.input, {
+    messageId: original.messageId, lane: 'background', headers: { 'deskhook-late': 'true' },
   });
-  const parsed = run.ok ? parseWebhookAnswer(run.output) : null;
-  const error = !run.ok ? run.error! : parsed && !parsed.ok ? { code: 'invalid_answer', message: parsed.message } : null;
+  const { answer, error } = answerOf(run);
   const now = deps.clock.now();
   const attempts = state.attempts + 1;
   // The inline call was attempt 1 of the schedule.
@@ -73,7 +65,7 @@ async function deliverOne(deps: AppDeps, original: WebhookInvocation): Promise<v
   const attempt: WebhookInvocation = {
     id: newInvocationId(deps), emailAccountId: original.emailAccountId, ticketId: original.ticketId, conversationId: original.conversationId,
     hook: original.hook, trigger: original.trigger, userId: original.userId,
-    outcome: error ? 'failed' : parsed?.ok && parsed.answer.abort ? 'aborted' : 'ok',
+    outcome: error ? 'failed' : answer.abort ? 'aborted' : 'ok',
     policyApplied: null, status: run.status, durationMs: run.durationMs, input: original.input, output: run.ok ? run.output ?? null : null,
     error, logs: run.logs, createdAt: now.toISOString(), messageId: original.messageId, retryOf: original.id, late: true,
     hookVersion: webhooks.versions?.[original.hook] ?? null,

@@ -2,6 +2,7 @@
 // version that ran, two versions can be compared, and a hook can be rolled back to one.
 import { createTwoFilesPatch } from 'diff';
 import type { Executor } from '../../domain/executor.ts';
+import { sameJson, withSortedKeys } from '../../domain/json.ts';
 import type { Hook } from '../../domain/webhook.ts';
 import type { AppDeps } from '../deps.ts';
 import { notFound } from '../errors.ts';
@@ -25,17 +26,6 @@ export async function recordHookVersion(
   return version;
 }
 
-/** The value with the keys of every object sorted: PostgreSQL's jsonb keeps an order of its own. */
-function sorted(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sorted);
-  if (v === null || typeof v !== 'object') return v;
-  return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]));
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
-}
-
 export function listHookVersions(deps: AppDeps, scope: string): Promise<HookVersion[]> {
   return deps.store.hookVersions.list(scope);
 }
@@ -50,7 +40,7 @@ export async function getHookVersion(deps: AppDeps, scope: string, version: numb
 function textOf(executor: Executor | null): string {
   if (executor === null) return '(no executor)\n';
   if (executor.type === 'sourceCode') return `// ${executor.language}\n${executor.code.endsWith('\n') ? executor.code : `${executor.code}\n`}`;
-  return `${JSON.stringify(sorted(executor), null, 2)}\n`;
+  return `${JSON.stringify(withSortedKeys(executor), null, 2)}\n`;
 }
 
 /** Two versions and a unified diff from the first to the second. */

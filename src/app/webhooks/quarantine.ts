@@ -8,6 +8,7 @@ import type { EmailAccount } from '../../domain/email-account.ts';
 import { healthOf, p95LimitMs, quarantineReason, type CallSample, type HookHealth } from '../../domain/hook-health.ts';
 import { HOOKS, type Hook } from '../../domain/webhook.ts';
 import type { AppDeps } from '../deps.ts';
+import { accountWithSecrets } from '../email-accounts.ts';
 import { adminIds, notify } from '../notifications.ts';
 import type { HookQuarantine } from '../ports/store.ts';
 import { publish } from '../record-change.ts';
@@ -103,7 +104,8 @@ export interface HookHealthView extends HookHealth {
 }
 
 /** Health of both hooks from the invocation log (every process's calls), with the quarantine state. */
-export async function hookHealth(deps: AppDeps, account: EmailAccount): Promise<HookHealthView[]> {
+export async function hookHealth(deps: AppDeps, accountId: number): Promise<HookHealthView[]> {
+  const { account } = await accountWithSecrets(deps, accountId);
   return Promise.all(HOOKS.map(async (hook) => {
     const [calls, quarantine] = await Promise.all([
       deps.store.webhookInvocations.recentCalls(account.id, hook, account.webhooks.quarantine.windowCalls),
@@ -115,8 +117,9 @@ export async function hookHealth(deps: AppDeps, account: EmailAccount): Promise<
 }
 
 /** An admin ends a quarantine at once. */
-export async function releaseQuarantine(deps: AppDeps, account: EmailAccount, hook: Hook): Promise<boolean> {
-  const scope = webhookScope(account.id, hook);
+export async function releaseQuarantine(deps: AppDeps, accountId: number, hook: Hook): Promise<boolean> {
+  await accountWithSecrets(deps, accountId);
+  const scope = webhookScope(accountId, hook);
   const own = processState(deps);
   own.read.delete(scope);
   own.windows.delete(scope);

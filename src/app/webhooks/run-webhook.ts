@@ -4,10 +4,9 @@ import { parseWebhookAnswer, type Hook, type WebhookAnswer } from '../../domain/
 import { memoContent } from '../../domain/webhook-memo.ts';
 import type { AppDeps } from '../deps.ts';
 import { AppError } from '../errors.ts';
-import { openSigningSecrets } from '../email-accounts.ts';
 import { publish, type EventDraft } from '../record-change.ts';
 import { deliversLate, firstLateDelivery } from './deliver-late.ts';
-import { newInvocationId } from './invocation-id.ts';
+import { answerOf, newInvocationId, runHookExecutor } from './hook-call.ts';
 import { afterCall, currentQuarantine, holds, judged, quarantinedMessage } from './quarantine.ts';
 import { startShadowRun } from './shadow.ts';
 import type { HookQuarantine, SealedAccountSecrets, Store, WebhookInvocation } from '../ports/store.ts';
@@ -93,6 +92,34 @@ export async function recordInvocation(tx: Store, deps: AppDeps, done: CalledWeb
   if (done.activity) await tx.activity.add([done.activity]);
 }
 
+/** What every invocation of a call records, whatever happened: who, where, which message, which version. */
+function invocationOf(
+  deps: AppDeps, call: WebhookCall, ids: { invocationId: string; messageId: string; input: unknown },
+  result: Omit<WebhookInvocation, 'id' | 'emailAccountId' | 'ticketId' | 'conversationId' | 'hook' | 'trigger' | 'userId' | 'input' | 'createdAt' | 'messageId'>,
+): WebhookInvocation {
+  return {
+    id: ids.invocationId, emailAccountId: call.account.id, ticketId: call.ticketId, conversationId: call.conversationId,
+    hook: call.hook, trigger: call.trigger, userId: call.userId, input: ids.input, createdAt: deps.clock.now().toISOString(), messageId: ids.messageId,
+    hookVersion: call.account.webhooks.versions?.[call.hook] ?? null,
+    ...result,
+  };
+}
+
+/** The invocation's line on its ticket's activity (none for a call without a ticket). */
+function activityOf(call: WebhookCall, record: WebhookInvocation, meta: Record<string, unknown>): NewActivity | null {
+  if (call.ticketId === null) return null;
+  return {
+    ticketId: call.ticketId, field: 'webhook', from: null, to: record.outcome,
+    actor: { type: 'system', reason: `webhook ${call.hook}` }, at: record.createdAt,
+    meta: { hook: call.hook, invocationId: record.id, trigger: call.trigger, durationMs: record.durationMs, status: record.status, ...meta },
+  };
+}
+
+/** A failure the step goes on without (policy notify) still owes the hook its payload, later. */
+function owedLate(deps: AppDeps, call: WebhookCall, policy: 'notify' | 'block', retryAfter: string | undefined): Pick<WebhookInvocation, 'lateDelivery'> {
+  return policy === 'notify' && call.account.webhooks.deliverLate && deliversLate(call.trigger) ? { lateDelivery: firstLateDelivery(deps, retryAfter) } : {};
+}
+
 /** The call part of `runWebhook`: calls the hook and checks its answer; writes nothing. Null when no hook is configured. */
 export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<CalledWebhook | null> {
   const { webhooks } = call.account;
@@ -121,43 +148,29 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
   const judging = webhooks.quarantine.enabled && judged(call.trigger);
   const quarantine = judging ? await currentQuarantine(deps, call.account.id, call.hook) : null;
   if (holds(deps, quarantine)) return skipped(deps, call, { invocationId, messageId, input, policy, quarantine });
-  const secrets = openSigningSecrets(deps, call.sealed);
-  const run = await deps.executors.run(executor, input, {
-    timeoutMs: webhooks.timeoutMs,
-    signing: { id: messageId, secrets: [secrets.signingSecret, ...(secrets.previousSigningSecret ? [secrets.previousSigningSecret] : [])] },
-    cacheScope: `webhook:${call.account.id}:${call.hook}`,
+  const run = await runHookExecutor(deps, call, call.hook, executor, input, {
+    messageId,
     // A test from the settings screen must not take the worker kept for hooks a step waits on.
     lane: call.trigger === 'test' ? 'background' : 'interactive',
   });
-  let outcome: CalledWebhook['outcome'];
-  if (!run.ok) {
-    outcome = { kind: 'failed', invocationId, code: run.error!.code, message: run.error!.message, policy };
-  } else {
-    const parsed = parseWebhookAnswer(run.output);
-    outcome = parsed.ok
-      ? { kind: 'answered', invocationId, answer: parsed.answer }
-      : { kind: 'failed', invocationId, code: 'invalid_answer', message: parsed.message, policy };
-  }
+  const read = answerOf(run);
+  const outcome: CalledWebhook['outcome'] = read.answer
+    ? { kind: 'answered', invocationId, answer: read.answer }
+    : { kind: 'failed', invocationId, code: read.error.code, message: read.error.message, policy };
   if (judging) await afterCall(deps, call.account, call.hook, { ok: outcome.kind !== 'failed', durationMs: run.durationMs }, quarantine);
   const recorded = outcome.kind === 'failed' ? 'failed' : outcome.answer.abort ? 'aborted' : 'ok';
   if (call.trigger !== 'test') deps.telemetry?.webhookCalled(call.account.id, call.hook, call.trigger, recorded, run.durationMs);
-  const record: WebhookInvocation = {
-    id: invocationId, emailAccountId: call.account.id, ticketId: call.ticketId, conversationId: call.conversationId,
-    hook: call.hook, trigger: call.trigger, userId: call.userId,
+  const record = invocationOf(deps, call, { invocationId, messageId, input }, {
     outcome: recorded,
     policyApplied: outcome.kind === 'failed' ? policy : null,
-    status: run.status, durationMs: run.durationMs, input, output: run.ok ? run.output ?? null : null,
+    status: run.status, durationMs: run.durationMs, output: run.ok ? run.output ?? null : null,
     error: outcome.kind === 'failed' ? { code: outcome.code, message: outcome.message } : null,
-    logs: run.logs, createdAt: deps.clock.now().toISOString(), messageId, retryOf: call.resend?.id ?? null,
+    logs: run.logs, retryOf: call.resend?.id ?? null,
     ...(memoKey ? { memoKey } : {}),
-    hookVersion: webhooks.versions?.[call.hook] ?? null,
-  };
+    ...(outcome.kind === 'failed' ? owedLate(deps, call, policy, run.retryAfter) : {}),
+  });
   // The shadow executor, if any, gets the same payload now, off the user's path.
   startShadowRun(deps, call, { record, answer: outcome.kind === 'answered' ? outcome.answer : null });
-  // A step that went on without its hook's answer: the hook still gets the payload, later.
-  if (outcome.kind === 'failed' && policy === 'notify' && webhooks.deliverLate && deliversLate(call.trigger)) {
-    record.lateDelivery = firstLateDelivery(deps, run.retryAfter);
-  }
   const event: EventDraft | null = outcome.kind === 'failed' && call.trigger !== 'test'
     ? {
       type: 'WebhookFailed', ticketId: call.ticketId, userId: call.userId,
@@ -167,18 +180,11 @@ export async function callWebhook(deps: AppDeps, call: WebhookCall): Promise<Cal
       },
     }
     : null;
-  const activity: NewActivity | null = call.ticketId !== null
-    ? {
-      ticketId: call.ticketId, field: 'webhook', from: null, to: record.outcome,
-      actor: { type: 'system', reason: `webhook ${call.hook}` }, at: record.createdAt,
-      meta: {
-        hook: call.hook, invocationId, trigger: call.trigger, durationMs: run.durationMs, status: run.status,
-        ...(record.retryOf ? { retryOf: record.retryOf } : {}),
-        ...(record.error ? { error: record.error.message, policy: record.policyApplied } : {}),
-        ...(outcome.kind === 'answered' && outcome.answer.message ? { message: outcome.answer.message } : {}),
-      },
-    }
-    : null;
+  const activity = activityOf(call, record, {
+    ...(record.retryOf ? { retryOf: record.retryOf } : {}),
+    ...(record.error ? { error: record.error.message, policy: record.policyApplied } : {}),
+    ...(outcome.kind === 'answered' && outcome.answer.message ? { message: outcome.answer.message } : {}),
+  });
   return { outcome, record, event, activity };
 }
 
@@ -190,23 +196,12 @@ function skipped(
 ): CalledWebhook {
   const message = quarantinedMessage(m.quarantine);
   const outcome: CalledWebhook['outcome'] = { kind: 'failed', invocationId: m.invocationId, code: 'quarantined', message, policy: m.policy };
-  const { webhooks } = call.account;
-  const record: WebhookInvocation = {
-    id: m.invocationId, emailAccountId: call.account.id, ticketId: call.ticketId, conversationId: call.conversationId,
-    hook: call.hook, trigger: call.trigger, userId: call.userId, outcome: 'failed', policyApplied: m.policy,
-    status: null, durationMs: 0, input: m.input, output: null, error: { code: 'quarantined', message }, logs: [],
-    createdAt: deps.clock.now().toISOString(), messageId: m.messageId, retryOf: null, hookVersion: webhooks.versions?.[call.hook] ?? null,
-    ...(m.policy === 'notify' && webhooks.deliverLate && deliversLate(call.trigger) ? { lateDelivery: firstLateDelivery(deps, undefined) } : {}),
-  };
-  const activity: NewActivity | null = call.ticketId !== null
-    ? {
-      ticketId: call.ticketId, field: 'webhook', from: null, to: 'failed',
-      actor: { type: 'system', reason: `webhook ${call.hook}` }, at: record.createdAt,
-      meta: { hook: call.hook, invocationId: m.invocationId, trigger: call.trigger, durationMs: 0, status: null, error: message, policy: m.policy, quarantined: true },
-    }
-    : null;
+  const record = invocationOf(deps, call, m, {
+    outcome: 'failed', policyApplied: m.policy, status: null, durationMs: 0, output: null, error: { code: 'quarantined', message }, logs: [], retryOf: null,
+    ...owedLate(deps, call, m.policy, undefined),
+  });
   // One WebhookQuarantined was published when it began; a skipped call publishes nothing more.
-  return { outcome, record, event: null, activity };
+  return { outcome, record, event: null, activity: activityOf(call, record, { error: message, policy: m.policy, quarantined: true }) };
 }
 
 /** An invocation answered from an earlier one: no call, the earlier answer, the log says so. */
@@ -216,22 +211,12 @@ function memoized(
   m: { invocationId: string; messageId: string; input: unknown; memoKey: string; earlier: WebhookInvocation; answer: WebhookAnswer },
 ): CalledWebhook {
   const outcome: CalledWebhook['outcome'] = { kind: 'answered', invocationId: m.invocationId, answer: m.answer };
-  const record: WebhookInvocation = {
-    id: m.invocationId, emailAccountId: call.account.id, ticketId: call.ticketId, conversationId: call.conversationId,
-    hook: call.hook, trigger: call.trigger, userId: call.userId, outcome: m.answer.abort ? 'aborted' : 'ok', policyApplied: null,
-    status: m.earlier.status, durationMs: 0, input: m.input, output: m.earlier.output, error: null, logs: [],
-    createdAt: deps.clock.now().toISOString(), messageId: m.messageId, retryOf: m.earlier.id, memoKey: m.memoKey, memoized: true,
-    hookVersion: m.earlier.hookVersion ?? null,
-  };
+  const record = invocationOf(deps, call, m, {
+    outcome: m.answer.abort ? 'aborted' : 'ok', policyApplied: null, status: m.earlier.status, durationMs: 0, output: m.earlier.output,
+    error: null, logs: [], retryOf: m.earlier.id, memoKey: m.memoKey, memoized: true, hookVersion: m.earlier.hookVersion ?? null,
+  });
   if (call.trigger !== 'test') deps.telemetry?.webhookCalled(call.account.id, call.hook, call.trigger, 'memoized', 0);
-  const activity: NewActivity | null = call.ticketId !== null
-    ? {
-      ticketId: call.ticketId, field: 'webhook', from: null, to: record.outcome,
-      actor: { type: 'system', reason: `webhook ${call.hook}` }, at: record.createdAt,
-      meta: { hook: call.hook, invocationId: m.invocationId, trigger: call.trigger, durationMs: 0, status: record.status, memoized: true, memoOf: m.earlier.id },
-    }
-    : null;
-  return { outcome, record, event: null, activity };
+  return { outcome, record, event: null, activity: activityOf(call, record, { memoized: true, memoOf: m.earlier.id }) };
 }
 
 export function describeFailure(hook: Hook, outcome: Extract<WebhookOutcome, { kind: 'failed' }>): string {

@@ -6,10 +6,10 @@ import type { EmailAccount } from '../../domain/email-account.ts';
 import type { Executor } from '../../domain/executor.ts';
 import { compareAnswers, parseWebhookAnswer, type Hook, type WebhookAnswer } from '../../domain/webhook.ts';
 import type { AppDeps } from '../deps.ts';
-import { openSigningSecrets } from '../email-accounts.ts';
-import type { ExecutorRun } from '../ports/executor-runner.ts';
+import { accountWithSecrets } from '../email-accounts.ts';
+import { checkExecutorsOnSave } from '../executor-check.ts';
 import type { SealedAccountSecrets, ShadowComparison, WebhookInvocation } from '../ports/store.ts';
-import { newInvocationId } from './invocation-id.ts';
+import { answerOf, newInvocationId, runHookExecutor } from './hook-call.ts';
 
 const running = new WeakMap<object, Set<Promise<void>>>();
 
@@ -18,29 +18,12 @@ export async function shadowsSettled(deps: AppDeps): Promise<void> {
   await Promise.allSettled([...(running.get(deps.store) ?? [])]);
 }
 
-function answerOf(run: ExecutorRun): { answer: WebhookAnswer | null; error: { code: string; message: string } | null } {
-  if (!run.ok) return { answer: null, error: run.error ?? { code: 'executor_error', message: 'failed' } };
-  const parsed = parseWebhookAnswer(run.output);
-  return parsed.ok ? { answer: parsed.answer, error: null } : { answer: null, error: { code: 'invalid_answer', message: parsed.message } };
-}
-
 /** The verdict on a shadow (or replayed) answer against the live one. */
 export function judgeShadow(live: WebhookAnswer | null, shadow: WebhookAnswer | null): ShadowComparison {
   if (!shadow) return { verdict: 'failed', wouldChange: [] };
   if (!live) return { verdict: 'liveFailed', wouldChange: compareAnswers(null, shadow).filter((d) => d.shadow !== null && d.shadow !== false) };
   const wouldChange = compareAnswers(live, shadow);
   return { verdict: wouldChange.length ? 'differ' : 'agree', wouldChange };
-}
-
-async function runAs(deps: AppDeps, account: EmailAccount, sealed: SealedAccountSecrets, hook: Hook, executor: Executor, input: unknown, messageId: string): Promise<ExecutorRun> {
-  const secrets = openSigningSecrets(deps, sealed);
-  return deps.executors.run(executor, input, {
-    timeoutMs: account.webhooks.timeoutMs,
-    signing: { id: messageId, secrets: [secrets.signingSecret, ...(secrets.previousSigningSecret ? [secrets.previousSigningSecret] : [])] },
-    cacheScope: `webhook-shadow:${account.id}:${hook}`,
-    lane: 'background',
-    headers: { 'deskhook-shadow': 'true' },
-  });
 }
 
 /**
@@ -58,7 +41,9 @@ export function startShadowRun(
   let set = running.get(deps.store);
   if (!set) running.set(deps.store, (set = new Set()));
   const work: Promise<void> = (async () => {
-    const run = await runAs(deps, call.account, call.sealed, call.hook, executor, live.record.input, live.record.messageId);
+    const run = await runHookExecutor(deps, call, call.hook, executor, live.record.input, {
+      messageId: live.record.messageId, lane: 'background', headers: { 'deskhook-shadow': 'true' }, cacheScope: `webhook-shadow:${call.account.id}:${call.hook}`,
+    });
     const { answer, error } = answerOf(run);
     await deps.store.webhookInvocations.insert({
       id: newInvocationId(deps), emailAccountId: call.account.id, ticketId: live.record.ticketId, conversationId: live.record.conversationId,
@@ -82,6 +67,7 @@ export interface ShadowSummary {
 
 /** Counts of the hook's recent shadow runs (up to `limit`) by verdict. */
 export async function shadowSummary(deps: AppDeps, accountId: number, hook: Hook, limit = 200): Promise<ShadowSummary> {
+  await accountWithSecrets(deps, accountId);
   const page = await deps.store.webhookInvocations.list({ emailAccountId: accountId, hook, shadow: true }, { limit, cursor: null });
   const out: ShadowSummary = { total: 0, agree: 0, differ: 0, failed: 0, liveFailed: 0 };
   for (const inv of page.items) {
@@ -104,14 +90,17 @@ export interface ReplayResult {
  * Runs an unsaved executor against the last `count` recorded live calls of the hook (their inputs
  * as they were sent) and compares each answer with the recorded one. Nothing is recorded or applied.
  */
-export async function replayHook(
-  deps: AppDeps, found: { account: EmailAccount; sealed: SealedAccountSecrets }, hook: Hook, executor: Executor, count: number,
-): Promise<{ items: ReplayResult[]; summary: ShadowSummary }> {
+export async function replayHook(deps: AppDeps, accountId: number, hook: Hook, executor: Executor, count: number): Promise<{ items: ReplayResult[]; summary: ShadowSummary }> {
+  const found = await accountWithSecrets(deps, accountId);
+  // What could never run is refused as on save, before anything is sent.
+  await checkExecutorsOnSave(deps, [['executor', executor]]);
   const page = await deps.store.webhookInvocations.list({ emailAccountId: found.account.id, hook, shadow: false }, { limit: Math.min(200, count * 3), cursor: null });
   const recorded = page.items.filter((i) => i.trigger !== 'test' && !i.late && !i.memoized && i.error?.code !== 'quarantined').slice(0, count);
   const items: ReplayResult[] = [];
   for (const inv of recorded) {
-    const run = await runAs(deps, found.account, found.sealed, hook, executor, inv.input, inv.messageId);
+    const run = await runHookExecutor(deps, found, hook, executor, inv.input, {
+      messageId: inv.messageId, lane: 'background', headers: { 'deskhook-shadow': 'true' }, cacheScope: `webhook-shadow:${found.account.id}:${hook}`,
+    });
     const { answer, error } = answerOf(run);
     const live = inv.outcome === 'failed' ? null : parseWebhookAnswer(inv.output);
     items.push({ invocationId: inv.id, createdAt: inv.createdAt, comparison: judgeShadow(live?.ok ? live.answer : null, answer), error });

@@ -2,7 +2,7 @@
 // bounce.ts reads the bounces themselves. `auto: true` means: never answer it automatically
 // (RFC 3834 §2); what else happens to it is the caller's policy.
 import type { AutoReplyVerdict, MailAddress } from './inbound-email.ts';
-import { headerParam } from './inbound-email.ts';
+import { headerParam, mediaType } from './inbound-email.ts';
 
 /** Set on every message deskhook sends; seeing it inbound means a mail loop. */
 export const LOOP_HEADER = 'X-Deskhook-Loop';
@@ -39,10 +39,6 @@ const AUTO_SUBJECT = new RegExp(
     ')',
   'i',
 );
-
-function mediaType(contentType: string | undefined): string {
-  return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-}
 
 export function classifyAutoReply(
   headers: Readonly<Record<string, string>>,

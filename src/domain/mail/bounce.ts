@@ -7,7 +7,7 @@
 // vendor is a row, not code. What the engine extracts is checked against a labelled set of
 // real bounces (test/corpus-labels/).
 import type { BounceInfo, DsnAction, MailAddress } from './inbound-email.ts';
-import { headerParam, normaliseMessageId, splitHeaderBlock } from './inbound-email.ts';
+import { headerParam, mediaType, normaliseMessageId, splitHeaderBlock } from './inbound-email.ts';
 
 export interface DsnRecipient {
   original: string | null;
@@ -19,10 +19,6 @@ export interface DsnRecipient {
 const ACTIONS: readonly DsnAction[] = ['failed', 'delayed', 'delivered', 'relayed', 'expanded'];
 const SEVERITY: Record<DsnAction, number> = { failed: 3, delayed: 2, delivered: 1, relayed: 1, expanded: 1, unknown: 0 };
 const ENHANCED_STATUS = /\b[245]\.\d{1,3}\.\d{1,3}\b/;
-
-function mediaType(contentType: string | undefined | null): string {
-  return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-}
 
 function recipientAddress(value: string): string {
   const afterType = value.includes(';') ? value.slice(value.indexOf(';') + 1) : value;
@@ -149,7 +145,6 @@ const ID_LINE = /message[- ]?id|\bid[:=]|\bqueue\b|\bin-reply-to\b|\breferences\
 // Reports of other kinds (read receipts, abuse and TLS reports) are never bounces.
 const OTHER_REPORTS = /^(?:disposition-notification|feedback-report|tlsrpt|arf)$/;
 const HEADER_LINE = /^[\x21-\x39\x3b-\x7e]{1,76}[ \t]*:/;
-const MESSAGE_ID_LINE = /^message-id[ \t]*:[ \t]*<[^<>\s]{1,250}>/i;
 
 // Reports are short; a returned message can be long. Only this much text is read.
 const MAX_REPORT_CHARS = 64 * 1024;
@@ -301,8 +296,7 @@ function readReport(input: BounceInput): TextReading {
   if (recipients.length === 0) {
     for (const field of headers) if (field.name === 'to' || field.name === 'cc') for (const a of addressesIn(field.value)) pushUnique(recipients, a);
   }
-  const id = headers.find((f) => f.name === 'message-id')?.value;
-  reading.originalMessageId = id && MESSAGE_ID_LINE.test(`message-id: ${id}`) ? normaliseMessageId(id) : null;
+  reading.originalMessageId = normaliseMessageId(headers.find((f) => f.name === 'message-id')?.value);
   if (reading.status?.startsWith('2')) reading.status = null;
   return reading;
 }

@@ -113,6 +113,11 @@ export function parseMessageIds(value: string | null | undefined): string[] {
 }
 
 /** A parameter of a structured header value (`charset` of a Content-Type), unquoted, lower-cased. */
+/** The media type of a Content-Type value, lower-cased, without parameters ('' when there is none). */
+export function mediaType(contentType: string | null | undefined): string {
+  return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
 export function headerParam(value: string, name: string): string | null {
   const escaped = name.replace(/[^a-z0-9-]/gi, '');
   const match = new RegExp(`;\\s*${escaped}\\s*=\\s*("([^"]*)"|[^;\\s]*)`, 'i').exec(value);

@@ -2,16 +2,11 @@ import type { Kysely, Selectable } from 'kysely';
 import type {
   EmailAccountStore, NotificationStore, Page, PageRequest, SealedAccountSecrets, SecretStore,
 } from '../../../app/ports/store.ts';
-import { defaultWebhookSettings, type EmailAccount, type Inbound, type SmtpOutbound, type WebhookSettings } from '../../../domain/email-account.ts';
+import { defaultWebhookSettings, mergeWebhookSettings, type EmailAccount, type Inbound, type SmtpOutbound, type WebhookSettings } from '../../../domain/email-account.ts';
 import type { NewNotification, Notification } from '../../../domain/notification.ts';
 import type { Database, EmailAccountsTable } from '../schema.ts';
 import { cursorAfter, pageOf } from './paging.ts';
 import { iso, isoOrNull, json, jsonOrNull, toJson, uniquely } from '../values.ts';
-
-function withWebhookDefaults(stored: WebhookSettings): WebhookSettings {
-  const defaults = defaultWebhookSettings();
-  return { ...defaults, ...stored, quarantine: { ...defaults.quarantine, ...stored.quarantine }, shadow: { ...defaults.shadow, ...stored.shadow } };
-}
 
 function toAccount(r: Selectable<EmailAccountsTable>): EmailAccount {
   return {
@@ -21,7 +16,7 @@ function toAccount(r: Selectable<EmailAccountsTable>): EmailAccount {
     inbound: json<Inbound>(r.inbound),
     outbound: jsonOrNull<SmtpOutbound>(r.outbound),
     // Settings added since the account was saved take their defaults.
-    webhooks: withWebhookDefaults(json<WebhookSettings>(r.webhooks)),
+    webhooks: mergeWebhookSettings(defaultWebhookSettings(), json<WebhookSettings>(r.webhooks)),
     createdAt: iso(r.created_at),
     modifiedAt: iso(r.modified_at),
   };

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../../../app/deps.ts';
 import {
   createEmailAccount, deleteEmailAccount, getEmailAccount, listEmailAccounts, revealSigningSecret, rotateSigningSecret,
-  updateEmailAccount, type EmailAccountInput,
+  rollbackWebhook, updateEmailAccount, type EmailAccountInput,
 } from '../../../app/email-accounts.ts';
 import {
   Closed, DateTime, Email, EmailAccount, Executor, HookMemo, IdParams, Quarantine, Inbound, Nullable, Outbound, PageQuery, pageOf, Enum, withExecutorDefaults,
@@ -12,12 +12,10 @@ import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../../domain/email-
 import { HOOKS } from '../../../domain/webhook.ts';
 import { testWebhook } from '../../../app/webhooks/test-webhook.ts';
 import { retryInvocation } from '../../../app/webhooks/notify-only-hooks.ts';
-import { notFound } from '../../../app/errors.ts';
 import { principalOf } from '../plugins/auth.ts';
-import { compareHookVersions, getHookVersion, listHookVersions, webhookScope } from '../../../app/webhooks/hook-versions.ts';
+import { compareHookVersions, listHookVersions, webhookScope } from '../../../app/webhooks/hook-versions.ts';
 import { hookHealth, releaseQuarantine } from '../../../app/webhooks/quarantine.ts';
 import { replayHook, shadowSummary } from '../../../app/webhooks/shadow.ts';
-import { checkExecutorsOnSave } from '../../../app/executor-check.ts';
 import type { Executor as ExecutorValue } from '../../../domain/executor.ts';
 
 const WebhooksIn = Type.Object({
@@ -196,20 +194,12 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       tags: ['email-accounts'], summary: 'Per hook: healthy, quarantined or probing; p50, p95 and failure rate over its recent calls',
       params: IdParams, response: { 200: Type.Object({ items: Type.Array(HookHealthOut) }) },
     },
-  }, async (request) => {
-    const found = await deps.store.emailAccounts.get(request.params.id);
-    if (!found) throw notFound('email account', request.params.id);
-    return { items: await hookHealth(deps, found.account) };
-  });
+  }, async (request) => ({ items: await hookHealth(deps, request.params.id) }));
 
   app.post('/email-accounts/:id/webhooks/:hook/release', {
     config: { access: 'admin' },
     schema: { tags: ['email-accounts'], summary: 'End the hook\'s quarantine now', params: HookParams, response: { 200: Type.Object({ released: Type.Boolean() }) } },
-  }, async (request) => {
-    const found = await deps.store.emailAccounts.get(request.params.id);
-    if (!found) throw notFound('email account', request.params.id);
-    return { released: await releaseQuarantine(deps, found.account, request.params.hook) };
-  });
+  }, async (request) => ({ released: await releaseQuarantine(deps, request.params.id, request.params.hook) }));
 
   app.get('/email-accounts/:id/webhooks/:hook/shadow', {
     config: { access: 'admin' },
@@ -217,10 +207,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       tags: ['email-accounts'], summary: 'How the hook\'s shadow runs compared with the live answers: agree, differ, failed',
       params: HookParams, response: { 200: ShadowSummaryOut },
     },
-  }, async (request) => {
-    await getEmailAccount(deps, request.params.id);
-    return shadowSummary(deps, request.params.id, request.params.hook);
-  });
+  }, async (request) => shadowSummary(deps, request.params.id, request.params.hook));
 
   app.post('/email-accounts/:id/webhooks/:hook/replay', {
     config: { access: 'admin' },
@@ -230,13 +217,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       body: Type.Object({ executor: Executor, count: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) }, Closed),
       response: { 200: Type.Object({ items: Type.Array(ReplayItem), summary: ShadowSummaryOut }) },
     },
-  }, async (request) => {
-    const found = await deps.store.emailAccounts.get(request.params.id);
-    if (!found) throw notFound('email account', request.params.id);
-    const executor = withExecutorDefaults(request.body.executor) as ExecutorValue;
-    await checkExecutorsOnSave(deps, [['executor', executor]]);
-    return replayHook(deps, found, request.params.hook, executor, request.body.count ?? 20);
-  });
+  }, async (request) => replayHook(deps, request.params.id, request.params.hook, withExecutorDefaults(request.body.executor) as ExecutorValue, request.body.count ?? 20));
 
   app.get('/email-accounts/:id/webhooks/:hook/versions', {
     config: { access: 'admin' },
@@ -263,12 +244,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       tags: ['email-accounts'], summary: 'Make an earlier version the hook\'s executor again (kept as a new version)',
       params: Type.Object({ ...HookParams.properties, version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }), response: { 200: EmailAccount },
     },
-  }, async (request) => {
-    const { id, hook, version } = request.params;
-    await getEmailAccount(deps, id);
-    const old = await getHookVersion(deps, webhookScope(id, hook), version);
-    return updateEmailAccount(deps, id, { webhooks: { [hook]: old.executor } }, principalOf(request).user.id, `rollback to version ${version}`);
-  });
+  }, async (request) => rollbackWebhook(deps, request.params.id, request.params.hook, request.params.version, principalOf(request).user.id));
 };
 
 export const invocationRetryRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../../../app/deps.ts';
 import {
   countMissedEvents, createEventHook, deleteEventHook, enableEventHook, getEventHook, listEventHooks, replayEvent, replayRange,
-  revealEventHookSecret, rotateEventHookSecret, updateEventHook, type EventHookInput,
+  revealEventHookSecret, rollbackEventHook, rotateEventHookSecret, updateEventHook, type EventHookInput,
 } from '../../../app/events/event-hooks.ts';
 import { notFound } from '../../../app/errors.ts';
 import { EVENT_TYPES } from '../../../domain/event.ts';
@@ -13,7 +13,7 @@ import {
 import { principalOf } from '../plugins/auth.ts';
 import { Closed, DateTime, Enum, Event, Executor, IdParams, Nullable, PageQuery, pageOf, withExecutorDefaults } from '../schemas.ts';
 import { CompareQuery, HookVersionOut, SigningSecret, VersionComparison } from './email-accounts.ts';
-import { compareHookVersions, eventHookScope, getHookVersion, listHookVersions } from '../../../app/webhooks/hook-versions.ts';
+import { compareHookVersions, eventHookScope, listHookVersions } from '../../../app/webhooks/hook-versions.ts';
 
 const EventTypes = Type.Array(Enum(EVENT_TYPES), { minItems: 1, maxItems: EVENT_TYPES.length });
 const RetrySchedule = Type.Array(Type.Integer({ minimum: 0, maximum: MAX_RETRY_DELAY_SECONDS }), {
@@ -150,13 +150,7 @@ export const eventHookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
       tags, summary: 'Make an earlier version the hook\'s executor again (kept as a new version)',
       params: Type.Object({ id: IdParams.properties.id, version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }), response: { 200: EventHook },
     },
-  }, async (request) => {
-    const { id, version } = request.params;
-    await getEventHook(deps, id);
-    const old = await getHookVersion(deps, eventHookScope(id), version);
-    if (!old.executor) throw notFound('hook version with an executor', version);
-    return updateEventHook(deps, id, { executor: old.executor }, principalOf(request).user.id, `rollback to version ${version}`);
-  });
+  }, async (request) => rollbackEventHook(deps, request.params.id, request.params.version, principalOf(request).user.id));
 
   app.delete('/event-hooks/:id', {
     config: { access: 'admin' },
