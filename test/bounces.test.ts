@@ -123,6 +123,17 @@ describe.skipIf(!haveBounceCorpus).each(BACKENDS)('real-world bounces on %s', (k
     expect((await db.store.events.list({ ticketId, types: ['EmailFailed'] }, { limit: 10, cursor: null })).items).toHaveLength(0);
   });
 
+  it('a bounce that names our email only in In-Reply-To still finds it', async () => {
+    const { ticketId, reply } = await sentReply('Zählerstand');
+    const raw = [
+      'From: Mail Delivery System <MAILER-DAEMON@mx.example>', `To: ${SUPPORT}`, 'Subject: Undeliverable: Zählerstand',
+      'Message-ID: <ndr-irt@mx.example>', `In-Reply-To: <${reply.messageId}>`, 'Content-Type: text/plain; charset=utf-8', '',
+      'Delivery has failed to these recipients or groups:', '', `${CUSTOMER}`, 'The email address could not be found. 550 5.1.1 RESOLVER.ADR.RecipNotFound', '',
+    ].join('\r\n');
+    expect(await bounce(Buffer.from(raw))).toMatchObject({ outcome: 'bounce', ticketId });
+    expect(await db.store.conversations.get(reply.id)).toMatchObject({ deliveryStatus: 'failed', deliveryError: expect.stringContaining('5.1.1') });
+  });
+
   it('delay warnings and other reports mark nothing failed', { timeout: 60_000 }, async () => {
     const labels = readLabels().filter((l) => l.kind !== 'hard' && l.originalMessageId);
     expect(labels.length).toBeGreaterThanOrEqual(5);

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { deliverLateWebhooks } from '../src/app/webhooks/deliver-late.ts';
 import { BACKENDS } from './support/backends.ts';
 import { startRecordingReceiver, type RecordingReceiver, type ReceivedCall, type ScriptedAnswer } from './support/recording-receiver.ts';
+import { hookedTicket } from './support/hooked-ticket.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 let receiver: RecordingReceiver;
@@ -24,11 +25,7 @@ describe.each(BACKENDS)('late delivery of synchronous hooks on %s', (kind) => {
   beforeEach(async () => {
     t = await startTestApp(kind);
     answer = () => ({ body: {} });
-    accountId = (await t.api('POST', '/api/v1/email-accounts', {
-      name: 'Service', address: 'support@example.com', inbound: { type: 'smtp' },
-      webhooks: { enabled: true, ticketUpdates: { type: 'apiCall', url: receiver.url }, timeoutMs: 1000, failurePolicy: 'notify' },
-    })).json().id;
-    ticketId = (await t.api('POST', '/api/v1/tickets', { subject: 'Abschlag', from: 'erika@example.com', emailAccountId: accountId })).json().id;
+    ({ accountId, ticketId } = await hookedTicket(t, { ticketUpdates: { type: 'apiCall', url: receiver.url }, timeoutMs: 1000, failurePolicy: 'notify' }));
     receiver.calls.length = 0;
   });
   afterEach(async () => { await t.close(); });

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { shadowsSettled } from '../src/app/webhooks/shadow.ts';
 import { BACKENDS } from './support/backends.ts';
 import { startRecordingReceiver, type RecordingReceiver } from './support/recording-receiver.ts';
+import { hookedTicket } from './support/hooked-ticket.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 let receiver: RecordingReceiver;
@@ -31,11 +32,7 @@ describe.each(BACKENDS)('shadow runs and replay on %s', (kind) => {
 
   beforeEach(async () => {
     t = await startTestApp(kind);
-    accountId = (await t.api('POST', '/api/v1/email-accounts', {
-      name: 'Service', address: 'support@example.com', inbound: { type: 'smtp' },
-      webhooks: { enabled: true, ticketUpdates: { type: 'apiCall', url: receiver.url } },
-    })).json().id;
-    ticketId = (await t.api('POST', '/api/v1/tickets', { subject: 'Abschlag', from: 'erika@example.com', emailAccountId: accountId })).json().id;
+    ({ accountId, ticketId } = await hookedTicket(t, { ticketUpdates: { type: 'apiCall', url: receiver.url } }));
     receiver.calls.length = 0;
   });
   afterEach(async () => {

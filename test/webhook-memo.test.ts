@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BACKENDS } from './support/backends.ts';
 import { startRecordingReceiver, type RecordingReceiver } from './support/recording-receiver.ts';
+import { hookedTicket } from './support/hooked-ticket.ts';
 import { startTestApp, type TestApp } from './support/test-app.ts';
 
 let receiver: RecordingReceiver;
@@ -21,11 +22,7 @@ describe.each(BACKENDS)('memoised idempotent hooks on %s', (kind) => {
 
   beforeEach(async () => {
     t = await startTestApp(kind);
-    accountId = (await t.api('POST', '/api/v1/email-accounts', {
-      name: 'Service', address: 'support@example.com', inbound: { type: 'smtp' },
-      webhooks: { enabled: true, ticketUpdates: { type: 'apiCall', url: receiver.url }, memo: { ticketUpdates: { idempotent: true, memoSeconds: 60 } } },
-    })).json().id;
-    ticketId = (await t.api('POST', '/api/v1/tickets', { subject: 'Abschlag', from: 'erika@example.com', emailAccountId: accountId })).json().id;
+    ({ accountId, ticketId } = await hookedTicket(t, { ticketUpdates: { type: 'apiCall', url: receiver.url }, memo: { ticketUpdates: { idempotent: true, memoSeconds: 60 } } }));
     receiver.calls.length = 0;
   });
   afterEach(async () => { await t.close(); });

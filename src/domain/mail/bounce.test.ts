@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectBounce, parseDeliveryStatus } from './bounce.ts';
+import { detectBounce, failedRecipients, parseDeliveryStatus } from './bounce.ts';
 import type { MailAddress } from './inbound-email.ts';
 
 const DSN_TYPE = 'multipart/report; report-type=delivery-status; boundary="x"';
@@ -132,5 +132,24 @@ describe('detectBounce on text reports', () => {
   // A super-linear pattern takes minutes on this input; the test's timeout is the bound.
   it('stays linear on pathological report text', { timeout: 5_000 }, () => {
     expect(text(`${'-'.repeat(200_000)}\n${'a@'.repeat(100_000)}\n${' '.repeat(500_000)}x`)?.recipients).toEqual([]);
+  });
+});
+
+describe('failedRecipients', () => {
+  const sent = { direction: 'out', toEmail: ['Anna@Kunde.example'], ccEmails: ['chef@kunde.example'] };
+  const failed = (recipients: string[]) => ({ permanent: true, recipients });
+
+  it('names the recipients of our email that the bounce names, without regard to case', () => {
+    expect(failedRecipients(sent, failed(['anna@kunde.example', 'other@elsewhere.example']))).toEqual(['Anna@Kunde.example']);
+  });
+
+  it('a bounce naming nobody counts for every recipient; one naming only others for none', () => {
+    expect(failedRecipients(sent, failed([]))).toEqual(['Anna@Kunde.example', 'chef@kunde.example']);
+    expect(failedRecipients(sent, failed(['other@elsewhere.example']))).toEqual([]);
+  });
+
+  it('fails nothing for a delay, or for an email deskhook did not send', () => {
+    expect(failedRecipients(sent, { permanent: false, recipients: ['anna@kunde.example'] })).toEqual([]);
+    expect(failedRecipients({ ...sent, direction: 'in' }, failed(['anna@kunde.example']))).toEqual([]);
   });
 });
