@@ -153,6 +153,12 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<string[]>
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+/** Applies the migrations up to and including `name` (an upgrade from an older release, in tests). */
+export async function migrateTo(handle: DatabaseHandle, name: string): Promise<void> {
+  const { error } = await migrator(handle).migrateTo(name);
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+}
+
 export async function pendingMigrations(handle: DatabaseHandle): Promise<string[]> {
   const all = await migrator(handle).getMigrations();
   return all.filter((m) => !m.executedAt).map((m) => m.name);

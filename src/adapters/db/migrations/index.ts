@@ -19,6 +19,7 @@ import * as eventHookThrottle from './0016-event-hook-throttle.ts';
 import * as hookVersions from './0017-hook-versions.ts';
 import * as hookQuarantine from './0018-hook-quarantine.ts';
 import * as shadowRuns from './0019-shadow-runs.ts';
+import * as erpSearchPrefixes from './0020-erp-search-prefixes.ts';
 
 type VersionedMigration = { up(db: Kysely<unknown>, kind: DialectKind): Promise<void> };
 
@@ -43,6 +44,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0017-hook-versions': hookVersions,
   '0018-hook-quarantine': hookQuarantine,
   '0019-shadow-runs': shadowRuns,
+  '0020-erp-search-prefixes': erpSearchPrefixes,
 };
 
 export class DeskhookMigrations implements MigrationProvider {
