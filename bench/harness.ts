@@ -242,6 +242,8 @@ export interface ReceiverCounts {
   received: number;
   bytes: number;
   marked: number;
+  /** Distinct values of the marked header (marked − distinct: requests that repeated one). */
+  distinct: number;
   lastMarkedBody: string;
 }
 

@@ -1,7 +1,7 @@
 // A local HTTP receiver for the benchmarks, in a worker thread of its own (started by
 // startReceiver in bench/harness.ts): node:http on 127.0.0.1 answering every request at once with
 // the configured status and body. It counts requests and body bytes; requests carrying the marked
-// header are counted apart and the last one's body is kept.
+// header are counted apart (and how many distinct values the header had) and the last one's body is kept.
 import { createServer } from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -11,6 +11,7 @@ let received = 0;
 let bytes = 0;
 let marked = 0;
 let lastMarkedBody = '';
+const markValues = new Set();
 const server = createServer((req, res) => {
   const chunks = [];
   const mark = markHeader !== null && req.headers[markHeader] !== undefined;
@@ -22,6 +23,7 @@ const server = createServer((req, res) => {
     received++;
     if (mark) {
       marked++;
+      markValues.add(String(req.headers[markHeader]));
       lastMarkedBody = Buffer.concat(chunks).toString('utf8');
     }
     res.writeHead(status, headers).end(answer ?? undefined);
@@ -29,4 +31,4 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
-parentPort.on('message', () => parentPort.postMessage({ received, bytes, marked, lastMarkedBody }));
+parentPort.on('message', () => parentPort.postMessage({ received, bytes, marked, distinct: markValues.size, lastMarkedBody }));

@@ -12,13 +12,14 @@ import { hookOverheadP50, hookOverheadP99 } from './figures/hook-overhead.ts';
 import { deliveryVsPgboss, deliveryVsRawSqlite } from './figures/delivery.ts';
 import { cacheHitVsLru, cacheHitVsRedis, extractionEmailsPerS, singleFlightCalls } from './figures/erp-recognition.ts';
 import { scaleBenchmarks } from './figures/scale.ts';
+import { stallBenchmarks } from './figures/stall.ts';
 
 const ALL: Benchmark[] = [apiPatchVsBare, smtpIngestVsDiscard, sandboxVsSubprocess, apicallOverhead, hookOverheadP50, hookOverheadP99, deliveryVsRawSqlite, deliveryVsPgboss,
   cacheHitVsLru, cacheHitVsRedis, singleFlightCalls, extractionEmailsPerS];
 
-/** Run only when named (`npm run bench -- scale`): loading 100k tickets takes minutes. */
-const GROUPS: Record<string, Benchmark[]> = { scale: scaleBenchmarks };
-const KNOWN = [...ALL, ...scaleBenchmarks];
+/** Run only when named (`npm run bench -- scale`, `-- stall`): loading 100k tickets or records takes minutes. */
+const GROUPS: Record<string, Benchmark[]> = { scale: scaleBenchmarks, stall: stallBenchmarks };
+const KNOWN = [...ALL, ...scaleBenchmarks, ...stallBenchmarks];
 
 const wanted = process.argv.slice(2).flatMap((w) => GROUPS[w]?.map((b) => b.name) ?? [w]);
 const chosen = wanted.length ? KNOWN.filter((b) => wanted.includes(b.name)) : ALL;

@@ -45,7 +45,7 @@ describe('benchmark harness', () => {
       ]);
       expect(answers.map((a) => [a.status, a.body])).toEqual([[200, '{"ok":true}'], [200, '{"ok":true}']]);
       expect(answers.every((a) => a.ms > 0)).toBe(true);
-      expect(await receiver.count()).toEqual({ received: 2, bytes: 14, marked: 1, lastMarkedBody: '{"n":1}' });
+      expect(await receiver.count()).toEqual({ received: 2, bytes: 14, marked: 1, distinct: 1, lastMarkedBody: '{"n":1}' });
     } finally {
       await client.close();
       await receiver.close();

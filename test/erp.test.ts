@@ -233,6 +233,14 @@ describe.each(BACKENDS)('ERP integration on %s', (kind) => {
     expect(broken.statusCode).toBe(400);
     expect(broken.json().detail).toContain('line 3');
     expect((await contract('V-3')).statusCode).toBe(404);
+    // Text no database stores (a NUL, spelled as a JSON escape, or a lone surrogate) is refused
+    // with its line and field before anything is written, as in any JSON body.
+    for (const [value, problem] of [['Oh\\u0000ne', 'NUL'], ['Oh\\ud800ne', 'surrogate']] as const) {
+      const bad = await t.http.inject({ method: 'POST', url: '/api/v1/erp/import', payload: `${lines}\n{"type":"contract","id":"V-4","customerId":"K-2","business":false,"lastname":"${value}"}`, headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/x-ndjson' } });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json().detail).toMatch(new RegExp(`^line 3: lastname .*${problem}`));
+      expect((await contract('V-4')).statusCode).toBe(404);
+    }
 
     const got = await contract('V-1');
     expect(got.json()).toMatchObject({ id: 'V-1', lastname: 'Müller', meterNumber: '1ESY1160123456' });

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin, customCodeToken } from '../app/auth/users.ts';
 import { reopenDueTickets } from '../app/tickets/reopen-due-tickets.ts';
 import { processPendingInbound } from '../app/mail/ingest-inbound.ts';
+import { nextTurn } from '../app/next-turn.ts';
 import { sendQueuedMail } from '../app/mail/send-outbound.ts';
 import { deliverLateWebhooks } from '../app/webhooks/deliver-late.ts';
 import { createSmtpInbound } from '../adapters/smtp/inbound-server.ts';
@@ -96,7 +97,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
     tickers.push(new Ticker('prune-login-attempts', 3_600_000, () => deps.store.loginThrottle.prune(new Date(deps.clock.now().getTime() - deps.auth.loginWindowSeconds * 1000).toISOString()), logger));
     tickers.push(new Ticker('ingest-inbound', 1000, async () => {
       // Drain: keep going while full batches come back.
-      while ((await processPendingInbound(deps)).length > 0) { /* next batch */ }
+      while ((await processPendingInbound(deps)).length > 0) await nextTurn();
     }, logger));
     tickers.push(new Ticker('send-outbound', 1000, () => sendQueuedMail(deps), logger));
   }
@@ -104,7 +105,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
   if (runsWorker(role)) {
     // Synchronous hooks that failed under policy notify get their payload late (webhooks.deliverLate).
     tickers.push(new Ticker('deliver-late-webhooks', 1000, async () => {
-      while ((await deliverLateWebhooks(deps, holder)) > 0) { /* next batch */ }
+      while ((await deliverLateWebhooks(deps, holder)) > 0) await nextTurn();
     }, logger));
   }
   const metrics = registerEventMetrics(context.registry, deps.store);

@@ -14,6 +14,7 @@ import type { InboundRecord, Store, StoredAttachment } from '../ports/store.ts';
 import { draftTicket, insertTicket } from '../tickets/create-ticket.ts';
 import { notify } from '../notifications.ts';
 import { recognizeTicket } from '../recognition/recognize.ts';
+import { nextTurn } from '../next-turn.ts';
 
 export type IngestOutcome = 'new_ticket' | 'reply' | 'duplicate' | 'bounce' | 'orphan_bounce';
 
@@ -242,7 +243,8 @@ export async function processPendingInbound(deps: AppDeps, limit = 4): Promise<I
   // and a burst of mail is shared between workers rather than taken by one.
   const claimed = await deps.store.inbound.claim(now.toISOString(), new Date(now.getTime() + 180_000).toISOString(), limit);
   const results: IngestResult[] = [];
-  for (const record of claimed) {
+  for (const [n, record] of claimed.entries()) {
+    if (n > 0) await nextTurn();
     try {
       // A reply racing an agent's change of its ticket rolls back as a whole; run it again now
       // rather than after the lease (nothing of the first run was kept).

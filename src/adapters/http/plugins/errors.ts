@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CATALOGUE, type ErrorCode, type FieldProblem } from '../../../app/errors.ts';
+import { badTextAt } from '../../../domain/storable-text.ts';
 
 export const PROBLEM_TYPE_PREFIX = 'urn:deskhook:problem:';
 
@@ -105,42 +106,6 @@ function validationProblems(err: FastifyError): FieldProblem[] {
   return problems.filter((p) => !seen.has(p.field) && seen.add(p.field));
 }
 
-/**
- * Every error leaves as application/problem+json with a stable code. Client mistakes name the
- * problem; anything unexpected is logged with the request id and answered with a bare 500.
- */
-const NUL = 'must not contain the NUL character';
-const LONE_SURROGATE = 'must be well-formed Unicode (a lone surrogate is not)';
-
-/** What is wrong with a string deskhook would store, or null. */
-function textProblem(text: string): string | null {
-  if (text.includes('\u0000')) return NUL;
-  // JSON may spell half of a surrogate pair (`"\ud800"`); the databases store such a string
-  // differently (or not at all), so it is refused the same way on both.
-  return (text as string & { isWellFormed(): boolean }).isWellFormed() ? null : LONE_SURROGATE;
-}
-
-/**
- * The path and problem of the first string or property name holding a NUL character or a lone
- * surrogate, or null (depth-limited walk). A bad property name is reported at its parent, since
- * the name itself cannot be echoed safely.
- */
-function badTextAt(value: unknown, path: string, depth = 0): { path: string; problem: string } | null {
-  if (typeof value === 'string') {
-    const problem = textProblem(value);
-    return problem ? { path, problem } : null;
-  }
-  if (depth > 32 || value === null || typeof value !== 'object') return null;
-  for (const [k, v] of Object.entries(value)) {
-    const keyProblem = textProblem(k);
-    if (keyProblem === NUL) return { path: path ? `${path}.${k}` : k, problem: NUL };
-    if (keyProblem) return { path, problem: `property names ${keyProblem}` };
-    const found = badTextAt(v, path ? `${path}.${k}` : k, depth + 1);
-    if (found !== null) return found;
-  }
-  return null;
-}
-
 /** Errors that mean "the database is away" (restart, failover, network), not a bug: 503, try again. */
 function databaseUnreachable(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
@@ -148,6 +113,10 @@ function databaseUnreachable(err: unknown): boolean {
   return /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect/i.test(e.message ?? '');
 }
 
+/**
+ * Every error leaves as application/problem+json with a stable code. Client mistakes name the
+ * problem; anything unexpected is logged with the request id and answered with a bare 500.
+ */
 export function registerErrorHandling(app: FastifyInstance): void {
   // No text deskhook stores may hold NUL (PostgreSQL refuses it) or a lone surrogate (SQLite and
   // PostgreSQL would store different text): a clear 400, never a 500.

@@ -53,7 +53,7 @@ function normaliseSettings<T extends Partial<ErpSettings>>(body: T): T {
 export const erpRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const erp = deps.erp;
   // Bulk import takes JSON lines.
-  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.get('/erp', {
     config: { access: 'admin' },
@@ -205,7 +205,7 @@ export const erpRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
       response: { 200: Type.Object({ contracts: Type.Integer(), customers: Type.Integer() }) },
     },
   }, async (request) => {
-    if (typeof request.body !== 'string') throw new AppError('unsupported_media_type', 'send JSON lines with Content-Type: application/x-ndjson');
+    if (!Buffer.isBuffer(request.body)) throw new AppError('unsupported_media_type', 'send JSON lines with Content-Type: application/x-ndjson');
     return importLocalRecords(deps, erp, request.body);
   });
 };
