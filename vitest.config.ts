@@ -36,6 +36,7 @@ const SYSTEM = [
   'test/erp-redis-processes.test.ts',
   'test/event-workers-process.test.ts',
   'test/late-delivery-process.test.ts',
+  'test/cli-admin.test.ts',
   'test/ui-*.test.ts',
 ];
 

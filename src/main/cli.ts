@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
-import { createApiKey, createUser } from '../app/auth/users.ts';
+import { createApiKey, createUser, listApiKeys, revokeApiKey, updateUser } from '../app/auth/users.ts';
+import type { AppDeps } from '../app/deps.ts';
+import type { User } from '../domain/user.ts';
 import { AppError } from '../app/errors.ts';
 import { API_KEY_SCOPES, type ApiKeyScope } from '../domain/user.ts';
 import { ConfigError, loadConfig, type Role } from '../config/load-config.ts';
@@ -99,7 +101,105 @@ user
     process.stdout.write(`created user ${created.id} ${created.email} (${created.role}${created.service ? ', service' : ''})\n`);
   });
 
+/** Every item of a paged list, page after page. */
+async function everything<T>(list: (page: { limit: number; cursor: string | null }) => Promise<{ items: T[]; nextCursor: string | null }>): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await list({ limit: 100, cursor });
+    all.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return all;
+}
+
+/** Columns padded to their widest cell: a table for a person at a terminal. */
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+async function userByEmail(deps: AppDeps, email: string): Promise<User> {
+  const found = await deps.store.users.getByEmail(email.trim().toLowerCase());
+  if (!found) throw new AppError('not_found', `no user with e-mail ${email}`);
+  return found;
+}
+
+user
+  .command('list')
+  .description('List every user: id, e-mail, name, role, and whether it is a service user or disabled')
+  .option('--json', 'one JSON object per line instead of a table')
+  .action(async (opts: { json?: boolean }) => {
+    const users = await withContext((ctx) => everything((page) => ctx.deps.store.users.list(page)));
+    if (opts.json) {
+      process.stdout.write(users.map((u) => JSON.stringify(u)).join('\n') + (users.length ? '\n' : ''));
+      return;
+    }
+    const state = (u: User) => [u.service ? 'service' : '', u.disabled ? 'disabled' : ''].filter(Boolean).join(', ') || 'active';
+    process.stdout.write(table(['ID', 'E-MAIL', 'NAME', 'ROLE', 'STATE'], users.map((u) => [String(u.id), u.email, u.name, u.role, state(u)])));
+  });
+
+user
+  .command('set-password')
+  .description('Set a user\'s password (the same strength rule as everywhere); their sessions end')
+  .requiredOption('--email <email>', 'the user')
+  .option('--password <password>', 'the new password; read from DESKHOOK_NEW_PASSWORD when omitted (keeps it out of the shell history)')
+  .action(async (opts: { email: string; password?: string }) => {
+    const password = opts.password ?? process.env.DESKHOOK_NEW_PASSWORD;
+    if (!password) throw new AppError('validation_failed', 'give the new password with --password or in DESKHOOK_NEW_PASSWORD');
+    const changed = await withContext(async (ctx) => {
+      const found = await userByEmail(ctx.deps, opts.email);
+      if (found.service) throw new AppError('conflict', `${found.email} is a service user: it signs in with API keys only`);
+      return updateUser(ctx.deps, found.id, { password });
+    });
+    process.stdout.write(`password of ${changed.email} changed; their sessions have ended\n`);
+  });
+
+for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+  user
+    .command(name)
+    .description(disabled
+      ? 'Disable a user: they cannot sign in, their sessions and API keys end (the last active admin cannot be disabled)'
+      : 'Enable a disabled user again (their old sessions and API keys stay revoked)')
+    .requiredOption('--email <email>', 'the user')
+    .action(async (opts: { email: string }) => {
+      const changed = await withContext(async (ctx) => updateUser(ctx.deps, (await userByEmail(ctx.deps, opts.email)).id, { disabled }));
+      process.stdout.write(`${changed.email} ${disabled ? 'disabled' : 'enabled'}\n`);
+    });
+}
+
 const apiKey = program.command('api-key').description('Manage API keys');
+apiKey
+  .command('list')
+  .description('List API keys (never the keys themselves): id, prefix, name, owner, scope, created, expires, last used')
+  .option('--user <email>', 'only this user\'s keys')
+  .option('--json', 'one JSON object per line instead of a table')
+  .action(async (opts: { user?: string; json?: boolean }) => {
+    const { keys, owners } = await withContext(async (ctx) => {
+      const owner = opts.user === undefined ? null : await userByEmail(ctx.deps, opts.user);
+      const keys = await everything((page) => listApiKeys(ctx.deps, owner?.id ?? null, page));
+      const owners = new Map((await everything((page) => ctx.deps.store.users.list(page))).map((u) => [u.id, u.email]));
+      return { keys, owners };
+    });
+    if (opts.json) {
+      process.stdout.write(keys.map((k) => JSON.stringify({ ...k, user: owners.get(k.userId) ?? null })).join('\n') + (keys.length ? '\n' : ''));
+      return;
+    }
+    const day = (at: string | null) => (at ? at.slice(0, 10) : '-');
+    process.stdout.write(table(['ID', 'PREFIX', 'NAME', 'USER', 'SCOPE', 'CREATED', 'EXPIRES', 'LAST USED'],
+      keys.map((k) => [String(k.id), `${k.prefix}…`, k.name, owners.get(k.userId) ?? String(k.userId), k.scope, day(k.createdAt), day(k.expiresAt), day(k.lastUsedAt)])));
+  });
+
+apiKey
+  .command('revoke')
+  .description('Revoke an API key by its id (see api-key list); it stops working at once')
+  .argument('<id>', 'the key\'s id')
+  .action(async (id: string) => {
+    if (!/^\d{1,15}$/.test(id)) throw new AppError('validation_failed', `api-key revoke ${id}: give the key's id, a number (see deskhook api-key list)`);
+    await withContext((ctx) => revokeApiKey(ctx.deps, Number(id)));
+    process.stdout.write(`API key ${id} revoked\n`);
+  });
 apiKey
   .command('create')
   .description('Create an API key for a user and print it (it is shown only once)')
