@@ -37,6 +37,7 @@ const SYSTEM = [
   'test/event-workers-process.test.ts',
   'test/late-delivery-process.test.ts',
   'test/cli-admin.test.ts',
+  'test/doctor.test.ts',
   'test/ui-*.test.ts',
 ];
 

@@ -217,4 +217,15 @@ apiKey
     process.stdout.write(`${key.key}\n`);
   });
 
+program
+  .command('doctor')
+  .description('Check the configuration, database and migrations, secret key, ports, Redis, the egress policy and each account\'s outbound SMTP; exit 1 when something must be fixed')
+  .option('--json', 'the findings as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    const { formatFindings, runDoctor } = await import('./doctor.ts');
+    const findings = await runDoctor();
+    process.stdout.write(opts.json ? `${JSON.stringify(findings, null, 2)}\n` : formatFindings(findings));
+    process.exitCode = findings.some((f) => f.status === 'fail') ? 1 : 0;
+  });
+
 program.parseAsync(process.argv).catch(fail);

@@ -81,22 +81,27 @@ const KEY_CHECK = 'secret-key-check';
  * failing later on every sealed password, secret and signing key.
  */
 async function checkSecretKey(store: KyselyStore, box: AesGcmSecretBox, config: Config): Promise<void> {
-  const sealed = await store.settings.get<string>(KEY_CHECK);
-  if (sealed === null) {
+  const fits = await keyFitsDatabase(store, box);
+  if (fits === null) {
     await store.settings.put(KEY_CHECK, box.seal('deskhook'), new Date().toISOString());
     return;
   }
-  let opened: string | null;
-  try {
-    opened = box.open(sealed);
-  } catch {
-    opened = null;
-  }
-  if (opened !== 'deskhook') {
+  if (!fits) {
     throw new ConfigError(
       config.databaseUrl ? 'DESKHOOK_SECRET_KEY' : 'secret.key',
       'is not the key this database was sealed with; start with the key from the backup (the data directory\'s secret.key, or the DESKHOOK_SECRET_KEY every process shares)',
     );
+  }
+}
+
+/** Whether `box` opens the value the database was sealed with; null when none was sealed yet. */
+export async function keyFitsDatabase(store: KyselyStore, box: AesGcmSecretBox): Promise<boolean | null> {
+  const sealed = await store.settings.get<string>(KEY_CHECK);
+  if (sealed === null) return null;
+  try {
+    return box.open(sealed) === 'deskhook';
+  } catch {
+    return false;
   }
 }
 

@@ -105,6 +105,26 @@ export class NodemailerMailer implements Mailer {
     }
   }
 
+  /**
+   * Connects, greets and logs in as a send would, without sending anything (`deskhook doctor`):
+   * null when the server takes the account's settings, else what went wrong.
+   */
+  async verify(t: SmtpTransport): Promise<string | null> {
+    let address: string;
+    try {
+      address = await allowedMailServerAddress(this.policy, t.host, this.options.lookup);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    try {
+      await this.transport(t, address).verify();
+      return null;
+    } catch (err) {
+      const e = err as { message?: string; response?: string };
+      return e.response ?? e.message ?? String(err);
+    }
+  }
+
   close(): void {
     for (const t of this.transports.values()) t.close();
     this.transports.clear();
