@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, type Role } from '../config/load-config.ts';
 import { migrateToLatest, openDatabase } from '../adapters/db/dialect.ts';
 import { createContext, createLogger, databaseTarget } from './context.ts';
 import { serve, VERSION } from './serve.ts';
+import { allPages } from '../app/all-pages.ts';
 
 /** One clear line for the operator instead of a stack trace, for the errors an operator can fix. */
 function fail(err: unknown): never {
@@ -101,18 +102,6 @@ user
     process.stdout.write(`created user ${created.id} ${created.email} (${created.role}${created.service ? ', service' : ''})\n`);
   });
 
-/** Every item of a paged list, page after page. */
-async function everything<T>(list: (page: { limit: number; cursor: string | null }) => Promise<{ items: T[]; nextCursor: string | null }>): Promise<T[]> {
-  const all: T[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await list({ limit: 100, cursor });
-    all.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return all;
-}
-
 /** Columns padded to their widest cell: a table for a person at a terminal. */
 function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -131,7 +120,7 @@ user
   .description('List every user: id, e-mail, name, role, and whether it is a service user or disabled')
   .option('--json', 'one JSON object per line instead of a table')
   .action(async (opts: { json?: boolean }) => {
-    const users = await withContext((ctx) => everything((page) => ctx.deps.store.users.list(page)));
+    const users = await withContext((ctx) => allPages((page) => ctx.deps.store.users.list(page)));
     if (opts.json) {
       process.stdout.write(users.map((u) => JSON.stringify(u)).join('\n') + (users.length ? '\n' : ''));
       return;
@@ -178,8 +167,8 @@ apiKey
   .action(async (opts: { user?: string; json?: boolean }) => {
     const { keys, owners } = await withContext(async (ctx) => {
       const owner = opts.user === undefined ? null : await userByEmail(ctx.deps, opts.user);
-      const keys = await everything((page) => listApiKeys(ctx.deps, owner?.id ?? null, page));
-      const owners = new Map((await everything((page) => ctx.deps.store.users.list(page))).map((u) => [u.id, u.email]));
+      const keys = await allPages((page) => listApiKeys(ctx.deps, owner?.id ?? null, page));
+      const owners = new Map((await allPages((page) => ctx.deps.store.users.list(page))).map((u) => [u.id, u.email]));
       return { keys, owners };
     });
     if (opts.json) {

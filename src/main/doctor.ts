@@ -11,6 +11,7 @@ import { EgressClient } from '../adapters/egress/egress-client.ts';
 import { NodemailerMailer } from '../adapters/mail-out/nodemailer-mailer.ts';
 import { ConfigError, loadConfig, type Config } from '../config/load-config.ts';
 import { databaseTarget, keyFitsDatabase } from './context.ts';
+import { allPages } from '../app/all-pages.ts';
 
 /** One line of `deskhook doctor`: what was checked, how it went, and what to do about it. */
 export interface Finding {
@@ -21,18 +22,6 @@ export interface Finding {
 }
 
 const TIMEOUT_MS = 10_000;
-
-/** Every item of a paged list. */
-async function everything<T>(list: (page: { limit: number; cursor: string | null }) => Promise<{ items: T[]; nextCursor: string | null }>): Promise<T[]> {
-  const all: T[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await list({ limit: 100, cursor });
-    all.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return all;
-}
 
 /** Whether a TCP port can be listened on (free), or the error that says why not. */
 function portProblem(host: string, port: number): Promise<string | null> {
@@ -149,8 +138,8 @@ async function checkTargets(handle: DatabaseHandle, config: Config, secretKey: s
   const egress = new EgressClient({ policy });
   const mailer = new NodemailerMailer({ policy, plaintextHosts: config.mailPlaintextHosts, connectionTimeoutMs: TIMEOUT_MS });
   try {
-    const accounts = await everything((page) => store.emailAccounts.list(page));
-    const hooks = await everything((page) => store.eventHooks.list(page));
+    const accounts = await allPages((page) => store.emailAccounts.list(page));
+    const hooks = await allPages((page) => store.eventHooks.list(page));
     const targets: Array<[string, Executor | null]> = [
       ...accounts.flatMap((a) => [[`account ${a.id} (${a.address}) ticketUpdates`, a.webhooks.ticketUpdates], [`account ${a.id} (${a.address}) newEmails`, a.webhooks.newEmails]] as Array<[string, Executor | null]>),
       ...hooks.map((h) => [`event hook ${h.id} (${h.name})`, h.executor] as [string, Executor | null]),

@@ -7,6 +7,7 @@ import { EgressPolicy } from '../egress/address-policy.ts';
 import { EgressError, type EgressLookup } from '../egress/egress-client.ts';
 import { allowedMailServerAddress } from '../egress/mail-server-address.ts';
 import { imapOptions, syncMailbox, type ImapTarget, type SyncResult } from './imap-mailbox.ts';
+import { allPages } from '../../app/all-pages.ts';
 
 export interface ImapPollerOptions {
   deps: AppDeps;
@@ -302,14 +303,8 @@ export class ImapPoller {
   }
 
   private async imapAccounts(): Promise<Array<{ id: number; modifiedAt: string }>> {
-    const found: Array<{ id: number; modifiedAt: string }> = [];
-    let cursor: string | null = null;
-    do {
-      const page = await this.deps.store.emailAccounts.list({ limit: 100, cursor });
-      for (const a of page.items) if (a.inbound.type === 'imap') found.push({ id: a.id, modifiedAt: a.modifiedAt });
-      cursor = page.nextCursor;
-    } while (cursor);
-    return found;
+    const accounts = await allPages((page) => this.deps.store.emailAccounts.list(page));
+    return accounts.filter((a) => a.inbound.type === 'imap').map((a) => ({ id: a.id, modifiedAt: a.modifiedAt }));
   }
 }
 
