@@ -38,6 +38,7 @@ const SYSTEM = [
   'test/late-delivery-process.test.ts',
   'test/cli-admin.test.ts',
   'test/doctor.test.ts',
+  'test/log-format.test.ts',
   'test/ui-*.test.ts',
 ];
 

@@ -18,6 +18,7 @@ export interface Config {
   readonly role: Role;
   readonly smtpPort: number;
   readonly logLevel: string;
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly bodyLimitBytes: number;
   readonly tokenTtlHours: number;
   readonly loginMaxFailures: number;
@@ -185,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     role: v.DESKHOOK_ROLE as Role,
     smtpPort: v.DESKHOOK_SMTP_PORT as number,
     logLevel: v.DESKHOOK_LOG_LEVEL as string,
+    logFormat: v.DESKHOOK_LOG_FORMAT as Config['logFormat'],
     bodyLimitBytes: v.DESKHOOK_BODY_LIMIT_BYTES as number,
     tokenTtlHours: v.DESKHOOK_TOKEN_TTL_HOURS as number,
     loginMaxFailures: v.DESKHOOK_LOGIN_MAX_FAILURES as number,

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger as PinoLogger } from 'pino';
+import pretty from 'pino-pretty';
 import { Registry } from 'prom-client';
 import type { AppDeps } from '../app/deps.ts';
 import { systemClock } from '../app/ports/clock.ts';
@@ -65,12 +66,23 @@ function resolveSecretKey(config: Config, logger: PinoLogger): { key: string; ge
   return { key, generatedFile: file };
 }
 
+/** Whether logs are written for a person (DESKHOOK_LOG_FORMAT; `auto`: when stdout is a terminal). */
+export function prettyLogs(config: Pick<Config, 'logFormat'>, isTTY = Boolean(process.stdout.isTTY)): boolean {
+  return config.logFormat === 'pretty' || (config.logFormat === 'auto' && isTTY);
+}
+
 export function createLogger(config: Config): PinoLogger {
-  return pino({
+  const options = {
     level: config.logLevel,
     base: { service: 'deskhook' },
     redact: { paths: ['req.headers.authorization', '*.password', '*.value', '*.token', '*.key'], censor: '[redacted]' },
-  });
+  };
+  if (!prettyLogs(config)) return pino(options);
+  // Written synchronously, in order with what the process prints itself (the banner, a first
+  // admin's password), and nothing is lost when it exits.
+  return pino(options, pretty({
+    colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', singleLine: true, sync: true,
+  }));
 }
 
 const KEY_CHECK = 'secret-key-check';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +14,7 @@ import { createSmtpInbound } from '../adapters/smtp/inbound-server.ts';
 import { ImapPoller } from '../adapters/imap/imap-poller.ts';
 import { buildHttpApp } from '../adapters/http/app.ts';
 import type { Config, Role } from '../config/load-config.ts';
-import { createContext, type Context } from './context.ts';
+import { createContext, prettyLogs, type Context } from './context.ts';
 import { Ticker } from './ticker.ts';
 import { DeliveryWorker } from './delivery-worker.ts';
 import { refreshStatistics } from '../adapters/db/dialect.ts';
@@ -43,8 +44,30 @@ async function ensureAdmin(context: Context): Promise<void> {
   context.logger.info({ userId: created.user.id, email: created.user.email }, 'created the first admin');
   if (created.generatedPassword) {
     process.stdout.write(
-      `\n  deskhook: first start, an admin was created\n    e-mail:   ${created.user.email}\n    password: ${created.generatedPassword}\n  This password is shown only now. Change it after logging in.\n\n`,
+      `\n  deskhook: first start, an admin was created\n    e-mail:   ${created.user.email}\n    password: ${created.generatedPassword}\n  This password is shown only now. Change it after logging in (or later: deskhook user set-password --email ${created.user.email}).\n\n`,
     );
+  }
+}
+
+/** Where things are, for a person at a terminal: printed once the process is up (pretty logs only). */
+function startBanner(config: Config, role: Role, port: number, smtpPort: number | null): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const base = `http://${host}:${port}`;
+  const database = config.databaseUrl ? `PostgreSQL ${withoutCredentials(config.databaseUrl)}` : `SQLite ${join(resolve(config.dataDir), 'deskhook.sqlite')}`;
+  const rows: Array<[string, string]> = [];
+  if (runsApi(role)) rows.push(['UI', `${base}/`], ['API docs', `${base}/api/docs`]);
+  rows.push(['health', `${base}/healthz`], ['metrics', `${base}/metrics`]);
+  if (smtpPort !== null) rows.push(['SMTP', `${host}:${smtpPort}`]);
+  rows.push(['data', resolve(config.dataDir)], ['database', database]);
+  return `\n  deskhook ${VERSION} is up (role ${role})\n${rows.map(([k, v]) => `    ${k.padEnd(9)} ${v}`).join('\n')}\n\n`;
+}
+
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return '(DATABASE_URL)';
   }
 }
 
@@ -174,6 +197,7 @@ export async function serve(config: Config, role: Role = config.role): Promise<R
   imap?.start();
   delivery?.start();
   logger.info({ role, port, smtpPort, database: context.handle.kind }, 'deskhook is up');
+  if (prettyLogs(config)) process.stdout.write(startBanner(config, role, port, smtpPort));
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
