@@ -100,6 +100,8 @@ if (missing) {
       expect(JSON.parse((await output.textContent())!)).toMatchObject({ id: 'V-4711', customerId: 'K-1', lastname: 'Muster' });
       expect(await op.getByText(/Succeeded in \d+ ms/).isVisible()).toBe(true);
       expect(await op.getByLabel('Logs: contractById').textContent()).toContain('looking up V-4711');
+      // The code ran as the form shows it, not saved yet, and the panel says so (as a webhook's Test does).
+      expect(await op.getByTestId('tested-which').textContent()).toBe('Tested: the form as shown (not saved yet).');
 
       // A failing program shows its error.
       await fillEditor(page, editor, "export default async () => {\n  throw new Error('ERP is down');\n};\n");

@@ -120,6 +120,15 @@ if (missing) {
       expect(call.headers['x-kennung']).toBe('eins');
       expect(call.headers['webhook-signature']).toMatch(/^v1,/);
       expect(JSON.parse(call.body)).toMatchObject({ hook: 'newEmails', direction: 'in', emailAccountId: id, ticketId: null });
+      expect(await result.getByTestId('tested-which').textContent()).toBe('Tested: the saved settings.');
+      // An unsaved change is what Test runs (as the ERP's Test does), and it says so; nothing is saved.
+      await hook.getByLabel('URL').fill(`${receiver.url}/ungespeichert`);
+      await expect.poll(() => hook.textContent()).toContain('Unsaved changes: Test runs the form as shown, before it is saved.');
+      await hook.getByRole('button', { name: 'Test: Webhook for new emails' }).click();
+      await expect.poll(() => hook.getByTestId('tested-which').textContent()).toBe('Tested: the form as shown (not saved yet).');
+      expect(receiver.requests.at(-1)?.path).toBe('/ungespeichert');
+      expect((await ui.t.api('GET', `/api/v1/email-accounts/${id}`)).json().webhooks.newEmails.url).toBe(`${receiver.url}/ok`);
+      await hook.getByLabel('URL').fill(`${receiver.url}/ok`);
       // Beside the hook: its health (a test call is not counted).
       await expect.poll(() => hook.getByTestId('health-newEmails').textContent()).toContain('Healthy · no calls yet');
       // ticketUpdates has no executor: its Test says so.

@@ -215,6 +215,9 @@ export const Executor = Type.Union([
 ]);
 
 /** An apiCall executor as stored: `method` POST and no extra headers unless given. */
+/** What a Test ran: the saved executor, or the one the request gave (a settings form's, saved or not). */
+export const TestedWhich = Type.Union([Type.Literal('saved'), Type.Literal('given')], { description: '`saved`: the saved executor ran; `given`: the one in the request (what the form shows)' });
+
 export function withExecutorDefaults<T>(executor: T): T {
   const ex = executor as { type?: string; method?: string; headers?: Record<string, string> } | null | undefined;
   return (ex && ex.type === 'apiCall' ? { ...ex, method: ex.method ?? 'POST', headers: ex.headers ?? {} } : ex) as T;

@@ -85,12 +85,11 @@ const IMPORT_CHUNK = 100;
  * splitting the whole text with a pattern for another 25.
  */
 function* linesOf(input: string | Uint8Array): Generator<string> {
-  const bytes = typeof input === 'string' ? null : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  const length = bytes ? bytes.length : (input as string).length;
-  for (let start = 0; start <= length;) {
-    let end = bytes ? bytes.indexOf(0x0a, start) : (input as string).indexOf('\n', start);
-    if (end < 0) end = length;
-    const line = bytes ? bytes.toString('utf8', start, end) : (input as string).slice(start, end);
+  const bytes = typeof input === 'string' ? Buffer.from(input) : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  for (let start = 0; start <= bytes.length;) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    const line = bytes.toString('utf8', start, end);
     yield line.endsWith('\r') ? line.slice(0, -1) : line;
     start = end + 1;
   }

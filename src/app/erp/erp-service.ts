@@ -210,19 +210,23 @@ export class ErpService {
     return { ...this.counters, erpLatencyMs: { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) }, shared: this.cache.shared };
   }
 
-  /** Runs one operation against the ERP without the cache, for the settings page's test button. */
-  async test(operation: ErpOperation, input: Record<string, unknown>, executor?: Executor): Promise<{ ok: boolean; output: unknown; error: string | null; durationMs: number; logs: unknown }> {
+  /**
+   * One operation against the ERP, without the cache: with `executor` (what the settings form
+   * shows, saved or not) or else the saved one; `tested` says which ran, as the webhook Test does.
+   */
+  async test(operation: ErpOperation, input: Record<string, unknown>, executor?: Executor): Promise<{ tested: 'saved' | 'given'; ok: boolean; output: unknown; error: string | null; durationMs: number; logs: unknown }> {
     const settings = await this.currentSettings();
     const ex = executor ?? settings.executors[operation];
     if (!ex) throw new AppError('validation_failed', `no executor is configured for ${operation}`, { errors: [{ field: `executors.${operation}`, message: 'not configured' }] });
+    const tested = executor ? 'given' as const : 'saved' as const;
     const run = await this.deps.executors.run(ex, input, { timeoutMs: settings.timeoutMs, cacheScope: `erp:${operation}` });
     // As in real lookups: a 404 means "no such record" only when one record was asked for.
     const notFound = !run.ok && run.status === 404 && (operation === 'contractById' || operation === 'customerById');
-    if (!run.ok && !notFound) return { ok: false, output: null, error: `${run.error!.code}: ${run.error!.message}`, durationMs: run.durationMs, logs: run.logs };
+    if (!run.ok && !notFound) return { tested, ok: false, output: null, error: `${run.error!.code}: ${run.error!.message}`, durationMs: run.durationMs, logs: run.logs };
     const checked = CHECKS[operation](run.ok ? emptyToNull(run.output) : null);
     return checked.ok
-      ? { ok: true, output: checked.value, error: null, durationMs: run.durationMs, logs: run.logs }
-      : { ok: false, output: run.output ?? null, error: checked.message, durationMs: run.durationMs, logs: run.logs };
+      ? { tested, ok: true, output: checked.value, error: null, durationMs: run.durationMs, logs: run.logs }
+      : { tested, ok: false, output: run.output ?? null, error: checked.message, durationMs: run.durationMs, logs: run.logs };
   }
 
   /** A cache that cannot be read (Redis down) is a miss: the ERP answers instead. */

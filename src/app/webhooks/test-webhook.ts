@@ -1,3 +1,4 @@
+import type { Executor } from '../../domain/executor.ts';
 import type { Hook } from '../../domain/webhook.ts';
 import type { AppDeps } from '../deps.ts';
 import { notFound } from '../errors.ts';
@@ -13,13 +14,21 @@ const SAMPLE_TICKET = {
 
 /**
  * Sends the account's hook a realistic sample (signed and logged like a real invocation, trigger
- * `test`) and reports the answer; the switch need not be on. Nothing is changed.
+ * `test`) and reports the answer; the switch need not be on. Nothing is changed. `executor`: test
+ * this one (what a settings form shows, saved or not; null: the form has none) instead of the
+ * saved one; the answer's `tested` says which ran. The ERP's Test works the same way.
  */
-export async function testWebhook(deps: AppDeps, accountId: number, hook: Hook, userId: number) {
+export async function testWebhook(deps: AppDeps, accountId: number, hook: Hook, userId: number, executor?: Executor | null) {
   const found = await deps.store.emailAccounts.get(accountId);
   if (!found) throw notFound('email account', accountId);
-  const account = { ...found.account, webhooks: { ...found.account.webhooks, enabled: true } };
-  if (!account.webhooks[hook]) return { invocationId: null, outcome: 'not_configured', answer: null, error: { code: 'not_configured', message: `no executor is set for ${hook}` } };
+  const tested = executor === undefined ? 'saved' as const : 'given' as const;
+  const saved = found.account.webhooks;
+  // A given executor is no saved version of the hook: its invocation names none.
+  const webhooks = executor === undefined
+    ? { ...saved, enabled: true }
+    : { ...saved, enabled: true, [hook]: executor, versions: { ...saved.versions, [hook]: undefined } };
+  const account = { ...found.account, webhooks };
+  if (!account.webhooks[hook]) return { tested, invocationId: null, outcome: 'not_configured', answer: null, error: { code: 'not_configured', message: `no executor is set for ${hook}` } };
   const ticket = { ...SAMPLE_TICKET, to: [account.address], emailAccountId: account.id };
   const payload = hook === 'ticketUpdates'
     ? { trigger: 'user', changes: { status: 'closed' }, previous: { status: 'open' }, ticket: { ...ticket, status: 'closed' } }
@@ -32,7 +41,7 @@ export async function testWebhook(deps: AppDeps, accountId: number, hook: Hook, 
       recognition: null,
     };
   const outcome = await runWebhook(deps, { account, sealed: found.sealed, hook, trigger: 'test', ticketId: null, conversationId: null, userId, payload });
-  if (outcome.kind === 'skipped') return { invocationId: null, outcome: 'skipped', answer: null, error: null };
-  if (outcome.kind === 'failed') return { invocationId: outcome.invocationId, outcome: 'failed', answer: null, error: { code: outcome.code, message: outcome.message } };
-  return { invocationId: outcome.invocationId, outcome: outcome.answer.abort ? 'aborted' : 'ok', answer: outcome.answer, error: null };
+  if (outcome.kind === 'skipped') return { tested, invocationId: null, outcome: 'skipped', answer: null, error: null };
+  if (outcome.kind === 'failed') return { tested, invocationId: outcome.invocationId, outcome: 'failed', answer: null, error: { code: outcome.code, message: outcome.message } };
+  return { tested, invocationId: outcome.invocationId, outcome: outcome.answer.abort ? 'aborted' : 'ok', answer: outcome.answer, error: null };
 }

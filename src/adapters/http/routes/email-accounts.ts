@@ -6,7 +6,7 @@ import {
   rollbackWebhook, updateEmailAccount, type EmailAccountInput,
 } from '../../../app/email-accounts.ts';
 import {
-  Closed, DateTime, Email, EmailAccount, Executor, HookMemo, IdParams, Quarantine, Inbound, Nullable, Outbound, PageQuery, pageOf, Enum, withExecutorDefaults,
+  Closed, DateTime, Email, EmailAccount, Executor, HookMemo, IdParams, Quarantine, Inbound, Nullable, Outbound, PageQuery, pageOf, Enum, TestedWhich, withExecutorDefaults,
 } from '../schemas.ts';
 import { FAILURE_POLICIES, WEBHOOK_TIMEOUT_MAX_MS } from '../../../domain/email-account.ts';
 import { HOOKS } from '../../../domain/webhook.ts';
@@ -182,11 +182,18 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
 
   app.post('/email-accounts/:id/webhooks/:hook/test', {
     config: { access: 'admin' },
+    // No body at all tests the saved executor, as before there was one to give.
+    preValidation: async (request) => { request.body ??= {}; },
     schema: {
-      tags: ['email-accounts'], summary: 'Send the hook a realistic sample input and show its answer (works with the switch off too)',
-      params: HookParams, response: { 200: Type.Object({ invocationId: Nullable(Type.String()), outcome: Type.String(), answer: Type.Unknown(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })) }) },
+      tags: ['email-accounts'], summary: 'Send the hook a realistic sample input and show its answer (works with the switch off too); with `executor`, test that one (what the form shows) instead of the saved one',
+      params: HookParams,
+      body: Type.Optional(Type.Object({ executor: Type.Optional(Nullable(Executor)) }, Closed)),
+      response: { 200: Type.Object({ tested: TestedWhich, invocationId: Nullable(Type.String()), outcome: Type.String(), answer: Type.Unknown(), error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })) }) },
     },
-  }, async (request) => testWebhook(deps, request.params.id, request.params.hook, principalOf(request).user.id));
+  }, async (request) => {
+    const given = request.body?.executor;
+    return testWebhook(deps, request.params.id, request.params.hook, principalOf(request).user.id, given === undefined ? undefined : withExecutorDefaults(given) as ExecutorValue | null);
+  });
 
   app.get('/email-accounts/:id/webhooks/health', {
     config: { access: 'admin' },

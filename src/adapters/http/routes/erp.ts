@@ -7,7 +7,7 @@ import type { Lookup, LookupOptions } from '../../../app/erp/erp-service.ts';
 import { AppError, notFound } from '../../../app/errors.ts';
 import { CHARACTERISTICS, ERP_MODES, ERP_OPERATIONS, type ErpSettings } from '../../../domain/erp.ts';
 import type { Executor as ExecutorModel } from '../../../domain/executor.ts';
-import { Closed, Enum, Executor, Nullable, withExecutorDefaults } from '../schemas.ts';
+import { Closed, Enum, Executor, Nullable, TestedWhich, withExecutorDefaults } from '../schemas.ts';
 
 const Ttl = Type.Integer({ minimum: 0, maximum: 7 * 86_400 });
 const Ttls = Type.Object({ contractById: Ttl, customerById: Ttl, searchContracts: Ttl, searchCustomers: Ttl, notFound: Ttl });
@@ -71,7 +71,7 @@ export const erpRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (ap
       tags: ['erp'], summary: 'Run one operation against the ERP (no cache), with the configured executor or one given here',
       params: Type.Object({ operation: Enum(ERP_OPERATIONS) }),
       body: Type.Object({ input: Record, executor: Type.Optional(Executor) }, Closed),
-      response: { 200: Type.Object({ ok: Type.Boolean(), output: Type.Unknown(), error: Nullable(Type.String()), durationMs: Type.Number(), logs: Type.Unknown() }) },
+      response: { 200: Type.Object({ tested: TestedWhich, ok: Type.Boolean(), output: Type.Unknown(), error: Nullable(Type.String()), durationMs: Type.Number(), logs: Type.Unknown() }) },
     },
   }, async (request) => erp.test(request.params.operation, request.body.input, request.body.executor ? withExecutorDefaults(request.body.executor) as ExecutorModel : undefined));
 

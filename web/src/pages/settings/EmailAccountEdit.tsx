@@ -12,7 +12,7 @@ const TEXTS: Texts<
   | 'outbound' | 'outboundType' | 'outNone' | 'outSmtp' | 'senderName' | 'pwSet' | 'pwNone' | 'pwReplace' | 'pwRemove' | 'pwKeep' | 'pwWillRemove' | 'pwNew'
   | 'webhooks' | 'switch' | 'switchHint' | 'hookNewEmails' | 'hookTicketUpdates' | 'hookNewEmailsHint' | 'hookTicketUpdatesHint' | 'hookType'
   | 'none' | 'apiCall' | 'code' | 'url' | 'method' | 'headers' | 'headerName' | 'headerValue' | 'addHeader' | 'removeHeader' | 'headersHint'
-  | 'language' | 'codeHint' | 'test' | 'testing' | 'testSaveFirst' | 'testUnsaved' | 'timeout' | 'timeoutHint' | 'policy' | 'policyNotify' | 'policyBlock' | 'policyHint'
+  | 'language' | 'codeHint' | 'test' | 'testing' | 'testSaveFirst' | 'testUnsaved' | 'testedForm' | 'testedSaved' | 'timeout' | 'timeoutHint' | 'policy' | 'policyNotify' | 'policyBlock' | 'policyHint'
   | 'result' | 'outcome' | 'status' | 'duration' | 'answer' | 'output' | 'error' | 'logs' | 'invocation' | 'noLogs'
   | 'signing' | 'signingHint' | 'reveal' | 'hide' | 'rotate' | 'confirmRotate' | 'rotated' | 'previous' | 'previousUntil' | 'secretLabel'
   | 'lateAttempt' | 'lateDelivery' | 'memoized' | 'shadow' | 'log' | 'logHint' | 'filterHook' | 'filterOutcome' | 'filterTicket' | 'all' | 'refresh' | 'time' | 'trigger' | 'ticket' | 'details' | 'hideDetails'
@@ -36,7 +36,7 @@ const TEXTS: Texts<
     none: 'None', apiCall: 'API call', code: 'Code', url: 'URL', method: 'Method', headers: 'Headers', headerName: 'Header name {n}', headerValue: 'Header value {n}',
     addHeader: 'Add header', removeHeader: 'Remove header {n}', headersHint: 'Values may use {{secret.KEY}}; deskhook adds the signature headers itself.',
     language: 'Language', codeHint: 'export default async (input, ctx) => ({}) — the return value is the answer.',
-    test: 'Test', testing: 'Testing …', testSaveFirst: 'Save the account first to test it.', testUnsaved: 'Unsaved changes: Test calls the saved settings.',
+    test: 'Test', testing: 'Testing …', testSaveFirst: 'Save the account first to test it.', testUnsaved: 'Unsaved changes: Test runs the form as shown, before it is saved.', testedForm: 'Tested: the form as shown (not saved yet).', testedSaved: 'Tested: the saved settings.',
     timeout: 'Timeout (ms)', timeoutHint: '100 to 30000; the user waits at most this long.', policy: 'Failure policy', policyNotify: 'notify: go on and warn the user',
     policyBlock: 'block: stop the step', policyHint: 'For steps a user takes; inbound mail is never blocked.',
     result: 'Test result', outcome: 'Outcome', status: 'HTTP status', duration: 'Duration', answer: 'Answer', output: 'Output', error: 'Error', logs: 'Logs',
@@ -69,7 +69,7 @@ const TEXTS: Texts<
     none: 'Keine', apiCall: 'API-Aufruf', code: 'Code', url: 'URL', method: 'Methode', headers: 'Header', headerName: 'Header-Name {n}', headerValue: 'Header-Wert {n}',
     addHeader: 'Header hinzufügen', removeHeader: 'Header {n} entfernen', headersHint: 'Werte dürfen {{secret.KEY}} enthalten; die Signatur-Header setzt deskhook selbst.',
     language: 'Sprache', codeHint: 'export default async (input, ctx) => ({}) — der Rückgabewert ist die Antwort.',
-    test: 'Testen', testing: 'Teste …', testSaveFirst: 'Speichern Sie das Konto zuerst, um es zu testen.', testUnsaved: 'Ungespeicherte Änderungen: Der Test ruft die gespeicherten Einstellungen auf.',
+    test: 'Testen', testing: 'Teste …', testSaveFirst: 'Speichern Sie das Konto zuerst, um es zu testen.', testUnsaved: 'Ungespeicherte Änderungen: Der Test führt das Formular so aus, wie es gezeigt wird, noch ungespeichert.', testedForm: 'Getestet: das Formular, wie gezeigt (noch nicht gespeichert).', testedSaved: 'Getestet: die gespeicherten Einstellungen.',
     timeout: 'Timeout (ms)', timeoutHint: '100 bis 30000; so lange wartet der Benutzer höchstens.', policy: 'Verhalten bei Fehlern', policyNotify: 'notify: weitermachen und Benutzer warnen',
     policyBlock: 'block: Schritt abbrechen', policyHint: 'Für Schritte eines Benutzers; eingehende E-Mails werden nie blockiert.',
     result: 'Testergebnis', outcome: 'Ergebnis', status: 'HTTP-Status', duration: 'Dauer', answer: 'Antwort', output: 'Ausgabe', error: 'Fehler', logs: 'Logs',
@@ -123,7 +123,7 @@ interface Invocation {
   lateDelivery?: { status: 'pending' | 'succeeded' | 'failed'; attempts: number; nextAttemptAt: string | null; lastError: string | null } | null;
 }
 
-interface TestAnswer { invocationId: string | null; outcome: string; answer: unknown; error: { code: string; message: string } | null }
+interface TestAnswer { tested: 'saved' | 'given'; invocationId: string | null; outcome: string; answer: unknown; error: { code: string; message: string } | null }
 
 // ---------------------------------------------------------------------------------------------
 // The form
@@ -351,7 +351,7 @@ function PasswordInput({ label, value, onChange, problems, field, t }: { label: 
   );
 }
 
-function TestResult({ result, invocation, t }: { result: TestAnswer; invocation: Invocation | null; t: T }) {
+function TestResult({ result, invocation, unsaved, t }: { result: TestAnswer; invocation: Invocation | null; unsaved: boolean; t: T }) {
   const cls = result.outcome === 'ok' ? 'ok' : result.outcome === 'aborted' ? 'warning' : 'error';
   const logs = invocation ? logLines(invocation.logs) : [];
   return (
@@ -362,6 +362,7 @@ function TestResult({ result, invocation, t }: { result: TestAnswer; invocation:
         {invocation ? <> · {t('duration')}: {Math.round(invocation.durationMs * 10) / 10} ms</> : null}
         {result.invocationId ? <span className="muted"> · {t('invocation')}: {result.invocationId}</span> : null}
       </p>
+      <p className="hint" data-testid="tested-which">{unsaved ? t('testedForm') : t('testedSaved')}</p>
       {result.error ? <p className="error">{t('error')}: {result.error.code}: {result.error.message}</p> : null}
       {result.answer !== null && result.answer !== undefined ? (
         <>
@@ -391,7 +392,7 @@ function HookEditor(props: {
 }) {
   const { hook, value, onChange, t, problems, accountId } = props;
   const [testing, setTesting] = useState(false);
-  const [result, setResult] = useState<{ answer: TestAnswer; invocation: Invocation | null } | null>(null);
+  const [result, setResult] = useState<{ answer: TestAnswer; invocation: Invocation | null; unsaved: boolean } | null>(null);
   const [testError, setTestError] = useState<unknown>(null);
   const prefix = `webhooks.${hook}`;
   const title = hook === 'newEmails' ? t('hookNewEmails') : t('hookTicketUpdates');
@@ -407,14 +408,16 @@ function HookEditor(props: {
     setTestError(null);
     setResult(null);
     try {
-      const answer = await api<TestAnswer>('POST', `/email-accounts/${accountId}/webhooks/${hook}/test`);
+      // What the form shows, saved or not (as the ERP's Test does); the answer says it ran that.
+      const unsaved = dirty;
+      const answer = await api<TestAnswer>('POST', `/email-accounts/${accountId}/webhooks/${hook}/test`, { executor: executorOf(value) });
       let invocation: Invocation | null = null;
       if (answer.invocationId) {
         // The test answer has the parsed answer; status, raw output, duration and logs are in the log.
         const page = await api<{ items: Invocation[] }>('GET', `/email-accounts/${accountId}/invocations${query({ hook, limit: 20 })}`).catch(() => ({ items: [] as Invocation[] }));
         invocation = page.items.find((i) => i.id === answer.invocationId) ?? null;
       }
-      setResult({ answer, invocation });
+      setResult({ answer, invocation, unsaved });
       props.onTested();
     } catch (err) {
       setTestError(err);
@@ -489,7 +492,7 @@ function HookEditor(props: {
         {accountId === null ? <span className="hint">{t('testSaveFirst')}</span> : dirty ? <span className="hint">{t('testUnsaved')}</span> : null}
       </div>
       <ErrorNote error={testError} />
-      {result ? <TestResult result={result.answer} invocation={result.invocation} t={t} /> : null}
+      {result ? <TestResult result={result.answer} invocation={result.invocation} unsaved={result.unsaved} t={t} /> : null}
     </fieldset>
   );
 }

@@ -29,7 +29,7 @@ interface ErpStats {
   local: { contracts: number; customers: number };
 }
 
-interface TestResult { ok: boolean; output: unknown; error: string | null; durationMs: number; logs: unknown }
+interface TestResult { tested: 'saved' | 'given'; ok: boolean; output: unknown; error: string | null; durationMs: number; logs: unknown }
 
 const DEFAULT_INPUTS: Record<Operation, unknown> = {
   contractById: { contractId: 'V-1001' },
@@ -75,7 +75,7 @@ type Key =
   | 'op_contractById' | 'op_customerById' | 'op_searchContracts' | 'op_searchCustomers' | 'executorOf'
   | 'test' | 'testInput' | 'testHint' | 'run' | 'running' | 'invalidJson' | 'succeeded' | 'failed' | 'output' | 'logs' | 'noLogs' | 'resetInput'
   | 'cacheAndLimits' | 'ttl' | 'ttl_contractById' | 'ttl_customerById' | 'ttl_searchContracts' | 'ttl_searchCustomers' | 'ttl_notFound'
-  | 'timeoutMs' | 'timeoutHint' | 'save' | 'saving' | 'saved' | 'notANumber' | 'unsaved'
+  | 'timeoutMs' | 'timeoutHint' | 'save' | 'saving' | 'saved' | 'notANumber' | 'unsaved' | 'testedForm' | 'testedSaved'
   | 'stats' | 'refresh' | 'clearCache' | 'cleared' | 'hits' | 'misses' | 'staleServed' | 'erpCalls' | 'erpFailures' | 'p50' | 'p99'
   | 'shared' | 'sharedYes' | 'sharedNo' | 'localContracts' | 'localCustomers' | 'clearConfirm'
   | 'recognition' | 'recSaved' | 'saveRecognition' | 'recognitionIntro' | 'recEnabled' | 'useModel' | 'contractPatterns' | 'customerPatterns' | 'ownDomains' | 'onePerLine'
@@ -94,13 +94,13 @@ const TEXTS: Texts<Key> = {
     op_searchContracts: 'The characteristics found in a message (always with ticketId): output at most one match {contractId, customerId} or null.',
     op_searchCustomers: 'What the agent typed in the search bar {q, limit, offset}: output customer ids [{id}].',
     executorOf: 'Executor of {op}',
-    test: 'Test', testInput: 'Test input (JSON)', testHint: 'Runs the executor as edited above (unsaved), without the cache.',
+    test: 'Test', testInput: 'Test input (JSON)', testHint: 'Runs the executor as shown above, saved or not, without the cache.',
     run: 'Run', running: 'Running …', invalidJson: 'The test input is not a JSON object: {message}',
     succeeded: 'Succeeded in {ms} ms', failed: 'Failed after {ms} ms', output: 'Output', logs: 'Logs', noLogs: 'No log lines.', resetInput: 'Reset input',
     cacheAndLimits: 'Cache and time limit', ttl: 'Cache time to live (seconds)', ttl_contractById: 'contractById', ttl_customerById: 'customerById',
     ttl_searchContracts: 'searchContracts', ttl_searchCustomers: 'searchCustomers', ttl_notFound: 'Not found',
     timeoutMs: 'Time limit of one ERP call (ms)', timeoutHint: '100 to 60000', save: 'Save', saving: 'Saving …', saved: 'Saved. The cache was cleared.',
-    notANumber: '{field} must be a whole number.', unsaved: 'Unsaved changes',
+    notANumber: '{field} must be a whole number.', unsaved: 'Unsaved changes', testedForm: 'Tested: the form as shown (not saved yet).', testedSaved: 'Tested: the saved settings.',
     stats: 'Cache statistics of this process', refresh: 'Refresh', clearCache: 'Clear cache', cleared: '{n} cached entries deleted.',
     hits: 'Cache hits', misses: 'Cache misses', staleServed: 'Stale answers served', erpCalls: 'ERP calls', erpFailures: 'ERP failures',
     p50: 'ERP latency p50', p99: 'ERP latency p99', shared: 'Shared cache (Redis)', sharedYes: 'yes', sharedNo: 'no, this process only',
@@ -126,13 +126,13 @@ const TEXTS: Texts<Key> = {
     op_searchContracts: 'Die in einer Nachricht gefundenen Merkmale (immer mit ticketId): Ausgabe höchstens ein Treffer {contractId, customerId} oder null.',
     op_searchCustomers: 'Was der Agent in die Suche eingegeben hat {q, limit, offset}: Ausgabe Kundennummern [{id}].',
     executorOf: 'Ausführung von {op}',
-    test: 'Test', testInput: 'Testeingabe (JSON)', testHint: 'Führt die Ausführung wie oben bearbeitet (ungespeichert) aus, ohne Cache.',
+    test: 'Test', testInput: 'Testeingabe (JSON)', testHint: 'Führt die Ausführung so aus, wie sie oben steht, gespeichert oder nicht, ohne Cache.',
     run: 'Ausführen', running: 'Läuft …', invalidJson: 'Die Testeingabe ist kein JSON-Objekt: {message}',
     succeeded: 'Erfolgreich in {ms} ms', failed: 'Fehlgeschlagen nach {ms} ms', output: 'Ausgabe', logs: 'Logs', noLogs: 'Keine Logzeilen.', resetInput: 'Eingabe zurücksetzen',
     cacheAndLimits: 'Cache und Zeitlimit', ttl: 'Gültigkeit im Cache (Sekunden)', ttl_contractById: 'contractById', ttl_customerById: 'customerById',
     ttl_searchContracts: 'searchContracts', ttl_searchCustomers: 'searchCustomers', ttl_notFound: 'Nicht gefunden',
     timeoutMs: 'Zeitlimit eines ERP-Aufrufs (ms)', timeoutHint: '100 bis 60000', save: 'Speichern', saving: 'Wird gespeichert …', saved: 'Gespeichert. Der Cache wurde geleert.',
-    notANumber: '{field} muss eine ganze Zahl sein.', unsaved: 'Ungespeicherte Änderungen',
+    notANumber: '{field} muss eine ganze Zahl sein.', unsaved: 'Ungespeicherte Änderungen', testedForm: 'Getestet: das Formular, wie gezeigt (noch nicht gespeichert).', testedSaved: 'Getestet: die gespeicherten Einstellungen.',
     stats: 'Cache-Statistik dieses Prozesses', refresh: 'Aktualisieren', clearCache: 'Cache leeren', cleared: '{n} Cache-Einträge gelöscht.',
     hits: 'Cache-Treffer', misses: 'Cache-Fehlschläge', staleServed: 'Veraltete Antworten geliefert', erpCalls: 'ERP-Aufrufe', erpFailures: 'ERP-Fehler',
     p50: 'ERP-Latenz p50', p99: 'ERP-Latenz p99', shared: 'Gemeinsamer Cache (Redis)', sharedYes: 'ja', sharedNo: 'nein, nur dieser Prozess',
@@ -251,7 +251,7 @@ export function ErpSettings() {
                 value={form.drafts[op]}
                 onChange={(d) => update({ drafts: { ...form.drafts, [op]: d } })}
               />
-              <TestPanel op={op} draft={form.drafts[op]} t={t} />
+              <TestPanel op={op} draft={form.drafts[op]} unsaved={dirty} t={t} />
             </section>
           ))}
 
@@ -287,10 +287,10 @@ export function ErpSettings() {
   );
 }
 
-function TestPanel({ op, draft, t }: { op: Operation; draft: ExecutorDraft; t: T }) {
+function TestPanel({ op, draft, unsaved, t }: { op: Operation; draft: ExecutorDraft; unsaved: boolean; t: T }) {
   const { lang } = useLang();
   const [input, setInput] = useState(() => JSON.stringify(DEFAULT_INPUTS[op], null, 2));
-  const [result, setResult] = useState<TestResult | null>(null);
+  const [result, setResult] = useState<(TestResult & { unsaved: boolean }) | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const run = async () => {
@@ -312,7 +312,7 @@ function TestPanel({ op, draft, t }: { op: Operation; draft: ExecutorDraft; t: T
     const executor = executorOf(draft);
     setBusy(true);
     try {
-      setResult(await api<TestResult>('POST', `/erp/${op}/test`, { input: parsed, ...(executor ? { executor } : {}) }));
+      setResult({ ...(await api<TestResult>('POST', `/erp/${op}/test`, { input: parsed, ...(executor ? { executor } : {}) })), unsaved });
     } catch (err) {
       setError(err);
     } finally {
@@ -338,6 +338,7 @@ function TestPanel({ op, draft, t }: { op: Operation; draft: ExecutorDraft; t: T
               {result.ok ? t('succeeded', { ms: Math.round(result.durationMs) }) : t('failed', { ms: Math.round(result.durationMs) })}
               {result.error ? <>: <code>{result.error}</code></> : null}
             </p>
+            <p className="hint" data-testid="tested-which">{result.tested === 'given' && result.unsaved ? t('testedForm') : t('testedSaved')}</p>
             <h5 style={{ margin: '4px 0' }}>{t('output')}</h5>
             <pre aria-label={`${t('output')}: ${op}`}>{JSON.stringify(result.output, null, 2)}</pre>
             <h5 style={{ margin: '4px 0' }}>{t('logs')}</h5>
