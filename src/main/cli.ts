@@ -199,8 +199,7 @@ apiKey
   .action(async (opts: { user: string; name: string; scope?: ApiKeyScope; expires?: string }) => {
     const expiresAt = opts.expires === undefined ? null : parseExpiry(opts.expires, new Date());
     const key = await withContext(async (ctx) => {
-      const owner = await ctx.deps.store.users.getByEmail(opts.user.toLowerCase());
-      if (!owner) throw new AppError('not_found', `no user with e-mail ${opts.user}`);
+      const owner = await userByEmail(ctx.deps, opts.user);
       return createApiKey(ctx.deps, owner.id, opts.name, { ...(opts.scope ? { scope: opts.scope } : {}), expiresAt });
     });
     process.stdout.write(`${key.key}\n`);

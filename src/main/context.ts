@@ -46,6 +46,11 @@ export function databaseTarget(config: Config): DatabaseTarget {
     : { kind: 'sqlite', path: join(resolve(config.dataDir), 'deskhook.sqlite'), synchronous: config.sqliteSynchronous };
 }
 
+/** Where the embedded setup keeps its generated secret key: beside the database. */
+export function secretKeyFile(config: Pick<Config, 'dataDir'>): string {
+  return join(resolve(config.dataDir), 'secret.key');
+}
+
 /**
  * The key that seals secrets at rest. Embedded, it is generated once into the data directory
  * (readable by the owner only); processes sharing PostgreSQL must all be given the same key.
@@ -56,7 +61,7 @@ function resolveSecretKey(config: Config, logger: PinoLogger): { key: string; ge
     throw new ConfigError('DESKHOOK_SECRET_KEY', 'is required with DATABASE_URL, and must be the same in every process (generate one with `openssl rand -base64 32`)');
   }
   const dir = resolve(config.dataDir);
-  const file = join(dir, 'secret.key');
+  const file = secretKeyFile(config);
   if (existsSync(file)) return { key: readFileSync(file, 'utf8').trim(), generatedFile: null };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const key = generateSecretKey();

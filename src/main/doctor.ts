@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Executor } from '../domain/executor.ts';
 import { AesGcmSecretBox } from '../adapters/crypto/node-crypto.ts';
@@ -10,7 +10,7 @@ import { EgressPolicy, parseAllowList } from '../adapters/egress/address-policy.
 import { EgressClient } from '../adapters/egress/egress-client.ts';
 import { NodemailerMailer } from '../adapters/mail-out/nodemailer-mailer.ts';
 import { ConfigError, loadConfig, type Config } from '../config/load-config.ts';
-import { databaseTarget, keyFitsDatabase } from './context.ts';
+import { databaseTarget, keyFitsDatabase, secretKeyFile } from './context.ts';
 import { allPages } from '../app/all-pages.ts';
 
 /** One line of `deskhook doctor`: what was checked, how it went, and what to do about it. */
@@ -58,23 +58,23 @@ export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<F
 
   // The secret key: where it comes from, and whether it opens this database (checked below).
   let secretKey: string | null = config.secretKey;
-  const keyFile = join(resolve(config.dataDir), 'secret.key');
+  const keyFile = secretKeyFile(config);
   if (!secretKey && !embedded) {
     findings.push({ check: 'secret key', status: 'fail', detail: 'DESKHOOK_SECRET_KEY is not set, and DATABASE_URL needs it', fix: 'generate one with `openssl rand -base64 32` and give every process the same value' });
   } else if (!secretKey && existsSync(keyFile)) {
     secretKey = readFileSync(keyFile, 'utf8').trim();
   }
 
-  const dbFile = embedded ? join(resolve(config.dataDir), 'deskhook.sqlite') : null;
+  const target = databaseTarget(config);
   let handle: DatabaseHandle | null = null;
-  if (dbFile && !existsSync(dbFile)) {
-    findings.push({ check: 'database', status: 'ok', detail: `no database yet at ${dbFile}: the first start creates it (and the secret key beside it)` });
+  if (target.kind === 'sqlite' && !existsSync(target.path)) {
+    findings.push({ check: 'database', status: 'ok', detail: `no database yet at ${target.path}: the first start creates it (and the secret key beside it)` });
   } else {
-    handle = openDatabase(databaseTarget(config));
+    handle = openDatabase(target);
   }
   try {
-    if (handle) await checkDatabase(handle, config, secretKey, findings);
-    if (handle && findings.every((f) => f.check !== 'database' || f.status !== 'fail')) await checkTargets(handle, config, secretKey, findings);
+    const pending = handle ? await checkDatabase(handle, config, secretKey, findings) : null;
+    if (handle && pending) await checkTargets(handle, config, secretKey, pending, findings);
   } finally {
     await handle?.close();
   }
@@ -102,29 +102,31 @@ export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<F
   return findings;
 }
 
-async function checkDatabase(handle: DatabaseHandle, config: Config, secretKey: string | null, findings: Finding[]): Promise<void> {
+/** Reachability, migrations and the secret key; the pending migrations, or null when the database cannot be reached. */
+async function checkDatabase(handle: DatabaseHandle, config: Config, secretKey: string | null, findings: Finding[]): Promise<string[] | null> {
   try {
     await withTimeout(ping(handle), TIMEOUT_MS, `no answer within ${TIMEOUT_MS / 1000} s`);
   } catch (err) {
     findings.push({ check: 'database', status: 'fail', detail: (err as Error).message, fix: config.databaseUrl ? 'start PostgreSQL or correct DATABASE_URL (host, port, user, database)' : `check that ${config.dataDir} is readable and writable` });
-    return;
+    return null;
   }
   const pending = await pendingMigrations(handle);
   findings.push(pending.length
     ? { check: 'database', status: 'warn', detail: `reachable; ${pending.length} migration(s) pending: ${pending.join(', ')}`, fix: 'the next start applies them, or run `deskhook migrate` first (after a backup)' }
     : { check: 'database', status: 'ok', detail: `reachable (${handle.kind}); every migration applied` });
   if (secretKey === null) {
-    if (!config.databaseUrl) findings.push({ check: 'secret key', status: 'fail', detail: `the database exists but ${join(resolve(config.dataDir), 'secret.key')} does not`, fix: 'restore secret.key from the backup next to the database; without it sealed passwords and secrets cannot be opened' });
-    return;
+    if (!config.databaseUrl) findings.push({ check: 'secret key', status: 'fail', detail: `the database exists but ${secretKeyFile(config)} does not`, fix: 'restore secret.key from the backup next to the database; without it sealed passwords and secrets cannot be opened' });
+    return pending;
   }
   const fits = pending.includes('0001-core') ? null : await keyFitsDatabase(new KyselyStore(handle), new AesGcmSecretBox(secretKey)).catch(() => false);
   findings.push(fits === false
     ? { check: 'secret key', status: 'fail', detail: 'the key does not open what this database was sealed with', fix: 'start with the key from the backup (the data directory\'s secret.key, or the DESKHOOK_SECRET_KEY every process shares)' }
     : { check: 'secret key', status: 'ok', detail: fits ? 'opens this database\'s sealed values' : 'set; the first start seals with it' });
+  return pending;
 }
 
 /** The egress policy against every hook's target, and each account's outbound SMTP server. */
-async function checkTargets(handle: DatabaseHandle, config: Config, secretKey: string | null, findings: Finding[]): Promise<void> {
+async function checkTargets(handle: DatabaseHandle, config: Config, secretKey: string | null, pending: readonly string[], findings: Finding[]): Promise<void> {
   let policy: EgressPolicy;
   try {
     policy = new EgressPolicy(parseAllowList(config.egressAllow.join(',')));
@@ -133,7 +135,8 @@ async function checkTargets(handle: DatabaseHandle, config: Config, secretKey: s
     return;
   }
   findings.push({ check: 'egress policy', status: 'ok', detail: config.egressAllow.length ? `private addresses allowed: ${config.egressAllow.join(', ')}` : 'public addresses only (DESKHOOK_EGRESS_ALLOW is empty)' });
-  if ((await pendingMigrations(handle)).length) return;
+  // The accounts and hooks are read only from a database whose tables are current.
+  if (pending.length) return;
   const store = new KyselyStore(handle);
   const egress = new EgressClient({ policy });
   const mailer = new NodemailerMailer({ policy, plaintextHosts: config.mailPlaintextHosts, connectionTimeoutMs: TIMEOUT_MS });

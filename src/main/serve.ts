@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
@@ -14,7 +14,7 @@ import { createSmtpInbound } from '../adapters/smtp/inbound-server.ts';
 import { ImapPoller } from '../adapters/imap/imap-poller.ts';
 import { buildHttpApp } from '../adapters/http/app.ts';
 import type { Config, Role } from '../config/load-config.ts';
-import { createContext, prettyLogs, type Context } from './context.ts';
+import { createContext, databaseTarget, prettyLogs, type Context } from './context.ts';
 import { Ticker } from './ticker.ts';
 import { DeliveryWorker } from './delivery-worker.ts';
 import { refreshStatistics } from '../adapters/db/dialect.ts';
@@ -53,7 +53,8 @@ async function ensureAdmin(context: Context): Promise<void> {
 function startBanner(config: Config, role: Role, port: number, smtpPort: number | null): string {
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
   const base = `http://${host}:${port}`;
-  const database = config.databaseUrl ? `PostgreSQL ${withoutCredentials(config.databaseUrl)}` : `SQLite ${join(resolve(config.dataDir), 'deskhook.sqlite')}`;
+  const target = databaseTarget(config);
+  const database = target.kind === 'postgres' ? `PostgreSQL ${withoutCredentials(target.url)}` : `SQLite ${target.path}`;
   const rows: Array<[string, string]> = [];
   if (runsApi(role)) rows.push(['UI', `${base}/`], ['API docs', `${base}/api/docs`]);
   rows.push(['health', `${base}/healthz`], ['metrics', `${base}/metrics`]);
